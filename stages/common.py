@@ -1,0 +1,35 @@
+"""What every stage script shares: read params.yaml, validate it, report errors in one line."""
+import functools
+import sys
+from pathlib import Path
+
+import yaml
+
+from unlearn.errors import UserError
+from unlearn.params import validate_params
+
+PARAMS_FILE = Path("params.yaml")
+
+
+def load_params(path=PARAMS_FILE):
+    """The whole params.yaml, validated against the schema (unknown keys, wrong types)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: params file not found (run from the repo root)")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    return validate_params(params, source=str(path))
+
+
+def entry_point(fn):
+    """Run a stage's main(); a UserError becomes one line on stderr and exit status 1."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+    return wrapper

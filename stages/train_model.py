@@ -1,0 +1,61 @@
+"""Shared by train_original and train_retrained: fit a ResNet-18 and write its artifacts.
+
+Writes <out>/model.pt (checkpoint), <out>/logits.pt (eval logits on every split, so
+scoring never reruns a model), metrics/train/<name>.json (accuracies, best epoch) and
+metrics/train/<name>.timing.json (wall-clock seconds, kept apart because it differs
+between identical runs), and a dvclive folder of per-epoch curves for `dvc plots`.
+"""
+import time
+from pathlib import Path
+
+import torch
+from dvclive import Live
+
+from unlearn.atomic import atomic_dir, torch_save, write_json
+from unlearn.data import Split, load_prepared, read_num_classes
+from unlearn.model import build_model, pick_device, save_checkpoint
+from unlearn.recipes import resolve_recipe
+from unlearn.runner import EVAL_SPLITS
+from unlearn.train import accuracy, fit, logits_of
+
+PREPARED = Path("data/prepared")
+
+
+def train_and_save(params, *, name, on, seed, out_dir):
+    """Train on `on` ("train" = retain ∪ forget, or "retain") with the params' recipe."""
+    recipe = resolve_recipe(params["train"])
+    arch = params["train"].get("arch", "resnet18")
+    device = pick_device(params["device"])
+    splits = load_prepared(PREPARED)
+    train_set = (Split.concat([splits["retain"], splits["forget"]]) if on == "train"
+                 else splits["retain"])
+    num_classes = read_num_classes()
+
+    torch.manual_seed(seed)
+    model = build_model(num_classes, arch)
+    live = Live(dir=f"metrics/train/{name}", save_dvc_exp=False, dvcyaml=False)
+
+    def on_epoch(epoch, metrics):
+        for key, value in metrics.items():
+            live.log_metric(key, value)
+        live.next_step()
+
+    start = time.perf_counter()
+    model, history, best_epoch = fit(model, train_set, splits["val"], recipe,
+                                     generator=torch.Generator().manual_seed(seed),
+                                     device=device, on_epoch=on_epoch, desc=name)
+    seconds = time.perf_counter() - start
+    live.end()
+
+    logits = {s: logits_of(model, splits[s].images, device) for s in EVAL_SPLITS}
+    labels = {s: splits[s].labels for s in EVAL_SPLITS}
+    with atomic_dir(out_dir) as tmp:
+        save_checkpoint(model, tmp / "model.pt", arch=arch, num_classes=num_classes,
+                        extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch})
+        torch_save({"logits": logits, "labels": labels, "seed": seed}, tmp / "logits.pt")
+    metrics = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
+    metrics.update(best_epoch=best_epoch, epochs=recipe["epochs"], seed=seed)
+    write_json(f"metrics/train/{name}.json", metrics)
+    write_json(f"metrics/train/{name}.timing.json", {"seconds": seconds})
+    print(f"{name}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in metrics.items()))

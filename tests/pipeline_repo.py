@@ -1,0 +1,92 @@
+"""Build a throw-away git + DVC copy of this project with a tiny config, for pipeline tests."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", ".gitignore"]
+
+# Small enough for seconds per stage; large enough that every stage has real work.
+TINY = {
+    "generate.families": {"train": 6, "val": 2, "test": 2},
+    "data.image_size": 16,
+    "prepare.forget.count": 8,
+    "train.epochs": 1,
+    "train.batch_size": 32,
+    "unlearn.methods": ["original", "retrain", "finetune"],
+}
+
+
+def set_key(params, dotted, value):
+    *parents, last = dotted.split(".")
+    node = params
+    for p in parents:
+        node = node[p]
+    node[last] = value
+
+
+def env():
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e['PATH']}"   # `python` in dvc.yaml = this venv's
+    e["DVC_NO_ANALYTICS"] = "1"
+    e.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    e["GIT_AUTHOR_NAME"] = e["GIT_COMMITTER_NAME"] = "test"
+    e["GIT_AUTHOR_EMAIL"] = e["GIT_COMMITTER_EMAIL"] = "test@example.com"
+    return e
+
+
+def run(cwd, *args, check=True):
+    proc = subprocess.run(list(args), cwd=cwd, env=env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def dvc(cwd, *args, check=True):
+    return run(cwd, str(BIN / "dvc"), *args, check=check)
+
+
+def ran_stages(output):
+    """Stage names that `dvc repro` actually ran (not the ones it skipped)."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def edit_params(repo, **overrides):
+    path = Path(repo) / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in overrides.items():
+        set_key(params, key.replace("__", "."), value)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def make_repo(dest, overrides=TINY):
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    for key, value in overrides.items():
+        set_key(params, key, value)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(dest, "git", "init", "-q", "-b", "main")
+    dvc(dest, "init", "-q")
+    dvc(dest, "config", "core.analytics", "false")
+    run(dest, "git", "add", "-A")
+    run(dest, "git", "commit", "-q", "-m", "tiny pipeline")
+    return dest
+
+
+def commit(repo, message):
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-q", "-m", message)

@@ -1,0 +1,80 @@
+"""params.yaml validation: every bad key or type is a one-line error naming the key."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unlearn.errors import UserError
+from unlearn.params import validate_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def with_change(dotted, value, delete=False):
+    params = copy.deepcopy(PARAMS)
+    *parents, last = dotted.split(".")
+    node = params
+    for p in parents:
+        node = node[p]
+    if delete:
+        del node[last]
+    else:
+        node[last] = value
+    return params
+
+
+def test_shipped_params_are_valid():
+    assert validate_params(copy.deepcopy(PARAMS)) is not None
+
+
+@pytest.mark.parametrize("dotted, value, message", [
+    ("train.epocks", 3, "train.epocks: unknown key"),
+    ("train.epochs", "ten", "train.epochs: expected int, got str 'ten'"),
+    ("train.lr", True, "train.lr: expected float, got bool"),
+    ("train.preset", "fast", "train.preset: expected one of 'study', 'choi_na'"),
+    ("retrain.seeds", [], "retrain.seeds: expected a list of int (at least 1)"),
+    ("unlearn.seeds", [0, "1"], "unlearn.seeds: expected a list of int"),
+    ("unlearn.methods", ["finetune", "magic"], "unlearn.methods: unknown method 'magic'"),
+    ("unlearn.finetune.lr", "fast", "unlearn.finetune.lr: expected float, got str 'fast'"),
+    ("unlearn.finetune.lrr", 0.1, "unlearn.finetune.lrr: unknown key"),
+    ("score.scorer", "mine", "score.scorer: expected one of 'local', 'official', 'both'"),
+    ("data.image_size", 3.5, "data.image_size: expected int, got float"),
+    ("bogus", 1, "bogus: unknown key"),
+])
+def test_bad_param_is_named(dotted, value, message):
+    with pytest.raises(UserError) as err:
+        validate_params(with_change(dotted, value))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_key_is_named():
+    with pytest.raises(UserError, match=r"retrain\.seeds: missing key"):
+        validate_params(with_change("retrain.seeds", None, delete=True))
+
+
+def test_stage_exits_non_zero_with_one_line_and_writes_nothing(tmp_path):
+    bad = with_change("unlearn.methods", ["finetune", "magic"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([sys.executable, "-m", "stages.report"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: unlearn.methods: unknown method 'magic'; registered: "
+        + ", ".join(sorted(__import__("unlearn.methods", fromlist=["x"]).available_methods()))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_unknown_method_on_the_command_line(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    proc = subprocess.run([sys.executable, "-m", "stages.unlearn", "nope"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "unlearn.methods: 'nope' is not listed" in proc.stderr
+    assert not (tmp_path / "models").exists()

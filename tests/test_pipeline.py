@@ -1,0 +1,92 @@
+"""The DVC pipeline itself, end to end, in a temporary git repo on a tiny config.
+
+The tests share one repo and run in file order: each builds on the state the previous
+one committed (as a user's history would).
+"""
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline_repo import commit, dvc, edit_params, make_repo, ran_stages, run
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    path = make_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    out = dvc(path, "repro").stdout
+    assert {"generate", "prepare", "train_original", "report"} <= ran_stages(out)
+    commit(path, "first run")
+    return path
+
+
+def outs_hashes(repo):
+    """md5 of every cached output in dvc.lock (metrics/timings excluded: wall clock)."""
+    lock = yaml.safe_load((Path(repo) / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values()
+            for out in stage.get("outs", []) if not out["path"].startswith("metrics")}
+
+
+def test_full_run_leaves_status_clean_and_a_report(repo):
+    status = dvc(repo, "status").stdout
+    assert "up to date" in status, status
+    report = (repo / "metrics/report.md").read_text()
+    for method in ("original", "retrain", "finetune"):
+        assert f"| {method} |" in report
+        m = json.loads((repo / f"metrics/{method}.json").read_text())
+        for key in ("retain_acc", "forget_acc", "test_acc", "val_acc", "forget_quality",
+                    "score", "unlearn_seconds", "scorer", "official_score", "nomus",
+                    "cost_ratio"):
+            assert key in m, (method, key)
+        assert m["n_runs"] == 3
+    summary = json.loads((repo / "metrics/summary.json").read_text())
+    assert set(summary["methods"]) == {"original", "retrain", "finetune"}
+    assert (repo / "models/unlearned/finetune/model.pt").is_file()
+    assert (repo / "models/retrained/seed_3/model.pt").is_file()
+    # a no-op repro runs nothing
+    assert ran_stages(dvc(repo, "repro").stdout) == set()
+
+
+def test_same_params_give_identical_outputs(repo):
+    before = outs_hashes(repo)
+    out = dvc(repo, "repro", "-f", "-s", "generate", "prepare", "train_original",
+              "unlearn@finetune").stdout
+    assert ran_stages(out) == {"generate", "prepare", "train_original", "unlearn@finetune"}
+    assert outs_hashes(repo) == before
+    run(repo, "git", "checkout", "--", ".")   # only wall-clock timings differed
+    dvc(repo, "repro")
+
+
+def test_method_param_change_reruns_only_that_method(repo):
+    edit_params(repo, unlearn__finetune__lr=0.01)
+    out = dvc(repo, "repro").stdout
+    assert ran_stages(out) == {"unlearn@finetune", "score@finetune", "report"}
+    commit(repo, "finetune lr 0.01")
+
+
+def test_metrics_diff_between_commits_shows_the_changed_method(repo):
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
+    assert "metrics/finetune.json" in diff
+    assert "score" in diff["metrics/finetune.json"] or "retain_acc" in diff["metrics/finetune.json"]
+    assert "metrics/original.json" not in diff
+    assert "metrics/retrain.json" not in diff
+
+
+def test_editing_one_method_source_reruns_only_that_method(repo):
+    path = repo / "unlearn/methods/finetune.py"
+    path.write_text(path.read_text() + "\n# touched by a test\n")
+    out = dvc(repo, "repro").stdout
+    ran = ran_stages(out)
+    assert "unlearn@finetune" in ran
+    assert ran <= {"unlearn@finetune", "score@finetune", "report"}
+    commit(repo, "edit finetune source")
+
+
+def test_adding_a_retrain_seed_trains_only_that_model(repo):
+    edit_params(repo, retrain__seeds=[1, 2, 3, 4], score__scorer="local")
+    out = dvc(repo, "repro", "train_retrained").stdout
+    assert ran_stages(out) == {"train_retrained@4"}
+    out = dvc(repo, "repro").stdout
+    assert not any(s.startswith(("train_", "unlearn@", "prepare", "generate"))
+                   for s in ran_stages(out)), ran_stages(out)

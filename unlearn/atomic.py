@@ -1,0 +1,67 @@
+"""Atomic writes: write to a temporary sibling, then rename, so an interrupted run
+leaves either the old file or the new one, never half of one."""
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path in the same folder; rename it onto `path` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text(path, text):
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def torch_save(obj, path):
+    """torch.save, atomically and byte-deterministically.
+
+    Saving to a buffer, not to the temporary file: torch names the archive's inner folder
+    after the file, and a random temporary name would make identical tensors differ.
+    """
+    import io
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a fresh temporary folder beside `path`; on success it replaces `path`.
+
+    On error the temporary folder is removed and any previous `path` is left intact.
+    """
+    import shutil
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

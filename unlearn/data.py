@@ -1,0 +1,90 @@
+"""Prepared data: every split decoded once into uint8 tensors, kept in memory.
+
+On disk a prepared split is one `.pt` file holding a plain dict (loadable with
+`torch.load(weights_only=True)`):
+    images  uint8  [N, 3, H, W]
+    labels  int64  [N]        age class 0..7
+    ids     list[str]         the CSV's image_path (bare file name)
+    persons list[str]         "<family_id>/<person_id>", for identity-level forgetting
+The prepared folder holds forget.pt, retain.pt, val.pt (model selection), test.pt
+(reported held-out accuracy), info.json and manifest.csv.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .atomic import torch_save
+from .errors import UserError
+
+SPLIT_NAMES = ("forget", "retain", "val", "test")
+
+
+@dataclass
+class Split:
+    images: torch.Tensor
+    labels: torch.Tensor
+    ids: list
+    persons: list
+
+    def __post_init__(self):
+        n = len(self.labels)
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or len(self.images) != n:
+            raise ValueError(f"images must be uint8 [N,3,H,W] with N={n}, got "
+                             f"{self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.ids) != n or len(self.persons) != n:
+            raise ValueError(f"ids/persons must have {n} entries")
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, index):
+        index = torch.as_tensor(index, dtype=torch.long)
+        pick = index.tolist()
+        return Split(self.images[index], self.labels[index],
+                     [self.ids[i] for i in pick], [self.persons[i] for i in pick])
+
+    @staticmethod
+    def concat(parts):
+        return Split(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]),
+                     sum((p.ids for p in parts), []), sum((p.persons for p in parts), []))
+
+    def to_dict(self):
+        return {"images": self.images, "labels": self.labels,
+                "ids": list(self.ids), "persons": list(self.persons)}
+
+
+def save_split(split, path):
+    torch_save(split.to_dict(), path)
+
+
+def load_split(path):
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: prepared split not found (run the prepare stage)")
+    try:
+        d = torch.load(path, weights_only=True)
+        return Split(d["images"], d["labels"], d["ids"], d["persons"])
+    except (KeyError, ValueError, RuntimeError, EOFError) as e:
+        raise UserError(f"{path}: not a valid prepared split ({e})") from None
+
+
+def load_prepared(folder, names=SPLIT_NAMES):
+    return {name: load_split(Path(folder) / f"{name}.pt") for name in names}
+
+
+def to_float(images):
+    """uint8 [N,3,H,W] → float in [0, 1]. No mean/std normalisation (Choi & Na use none)."""
+    return images.float().div_(255.0)
+
+
+def read_num_classes(folder="data/prepared"):
+    """Number of classes recorded by the prepare stage in info.json."""
+    import json
+    path = Path(folder) / "info.json"
+    try:
+        return int(json.loads(path.read_text())["num_classes"])
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run the prepare stage)") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise UserError(f"{path}: no valid num_classes ({e})") from None

@@ -1,0 +1,114 @@
+"""Unlearning methods, registered by name (timm-style registry).
+
+Every method has one signature:
+
+    @register("name", lr=1e-4, epochs=1, ...)      # keyword defaults = its params schema
+    def name(model: nn.Module, ctx: UnlearnContext, cfg: dict) -> nn.Module
+
+`model` is a fresh copy of the original model on ctx.device (train it in place or
+return another); `cfg` is the validated `unlearn.<name>` params section with defaults
+filled in; all randomness comes from ctx.generator / ctx.seed.
+"""
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import UserError
+from ..model import build_model
+
+
+@dataclass
+class MethodSpec:
+    name: str
+    fn: callable
+    defaults: dict
+    source_file: str
+
+
+@dataclass
+class UnlearnContext:
+    retain: object            # unlearn.data.Split
+    forget: object
+    val: object
+    device: torch.device
+    seed: int
+    num_classes: int
+    arch: str = "resnet18"
+    train_recipe: dict = field(default_factory=dict)  # the original model's recipe
+    generator: torch.Generator = None
+
+    def __post_init__(self):
+        if self.generator is None:
+            self.generator = torch.Generator().manual_seed(self.seed)
+
+    def fresh_model(self):
+        """A randomly initialised model of the original's architecture, seeded from ctx."""
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_model(self.num_classes, self.arch).to(self.device)
+
+
+REGISTRY: dict = {}
+
+
+def register(name, **defaults):
+    def decorate(fn):
+        if name in REGISTRY:
+            raise ValueError(f"method {name!r} registered twice")
+        import inspect
+        REGISTRY[name] = MethodSpec(name, fn, defaults, inspect.getsourcefile(fn))
+        return fn
+    return decorate
+
+
+def _import_all():
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def get_method(name):
+    _import_all()
+    if name not in REGISTRY:
+        raise UserError(f"unknown method {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def available_methods():
+    _import_all()
+    return sorted(REGISTRY)
+
+
+def _type_ok(value, default):
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def method_config(name, section, where=None):
+    """Validate the `unlearn.<name>` section against the method's defaults; fill gaps."""
+    spec = get_method(name)
+    where = where or f"unlearn.{name}"
+    section = {} if section is None else section
+    if not isinstance(section, dict):
+        raise UserError(f"{where}: expected a mapping of params, got {type(section).__name__}")
+    for key, value in section.items():
+        if key not in spec.defaults:
+            raise UserError(f"{where}.{key}: unknown key; known: {', '.join(sorted(spec.defaults))}")
+        if not _type_ok(value, spec.defaults[key]):
+            raise UserError(f"{where}.{key}: expected {type(spec.defaults[key]).__name__}, "
+                            f"got {type(value).__name__} {value!r}")
+    cfg = dict(spec.defaults)
+    cfg.update(section)
+    return {k: float(v) if isinstance(spec.defaults[k], float) else v for k, v in cfg.items()}

@@ -1,0 +1,56 @@
+"""The classifier: torchvision ResNet-18 from scratch (never downloaded weights)."""
+import torch
+from torchvision.models import resnet18
+
+from .errors import UserError
+
+ARCHITECTURES = ("resnet18",)
+
+
+def build_model(num_classes, arch="resnet18"):
+    if arch not in ARCHITECTURES:
+        raise UserError(f"model arch {arch!r} unknown; choose from {ARCHITECTURES}")
+    return resnet18(weights=None, num_classes=num_classes)
+
+
+def pick_device(name="auto"):
+    """`auto` → CUDA when present, else CPU; anything else is passed to torch.device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise UserError(f"device {name!r}: {e}") from None
+
+
+def save_checkpoint(model, path, *, arch, num_classes, extra=None):
+    from .atomic import torch_save
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch_save({"arch": arch, "num_classes": num_classes, "state_dict": state,
+                **(extra or {})}, path)
+
+
+def load_checkpoint(path, *, arch=None, num_classes=None):
+    """Load a checkpoint written by save_checkpoint; check it fits the expected model.
+
+    weights_only=True: a checkpoint pulled from a remote is data, never code.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: checkpoint not found") from None
+    except Exception as e:  # corrupt zip, truncated file, pickle refused ...
+        raise UserError(f"{path}: corrupt or unreadable checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise UserError(f"{path}: not a checkpoint of this project (no state_dict)")
+    if arch is not None and ckpt.get("arch") != arch:
+        raise UserError(f"{path}: architecture {ckpt.get('arch')!r}, expected {arch!r}")
+    if num_classes is not None and ckpt.get("num_classes") != num_classes:
+        raise UserError(f"{path}: {ckpt.get('num_classes')} classes, expected {num_classes}")
+    model = build_model(ckpt["num_classes"], ckpt["arch"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise UserError(f"{path}: weights do not fit {ckpt['arch']} ({first})") from None
+    return model, ckpt

@@ -1,0 +1,142 @@
+"""params.yaml schema: every key known, every value of the right type, checked up front.
+
+An unknown key or a wrong type is a one-line UserError naming the dotted key, before
+any stage does work. Method sections (`unlearn.<name>`) are checked against the
+method's registered defaults (unlearn.methods.method_config).
+"""
+from .errors import UserError
+from .recipes import RECIPE_KEYS
+
+
+class Choice:
+    def __init__(self, *options):
+        self.options = options
+
+    def check(self, value):
+        return value in self.options
+
+    def describe(self):
+        return "one of " + ", ".join(map(repr, self.options))
+
+
+class ListOf:
+    def __init__(self, item, min_len=0):
+        self.item, self.min_len = item, min_len
+
+    def check(self, value):
+        return (isinstance(value, list) and len(value) >= self.min_len
+                and all(_check(self.item, v) for v in value))
+
+    def describe(self):
+        return f"a list of {_describe(self.item)} (at least {self.min_len})"
+
+
+class Optional:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, value):
+        return value is None or _check(self.inner, value)
+
+    def describe(self):
+        return f"null or {_describe(self.inner)}"
+
+
+class AnyMapping:
+    """A mapping whose keys are checked elsewhere (method sections)."""
+
+
+def _check(spec, value):
+    if isinstance(spec, (Choice, ListOf, Optional)):
+        return spec.check(value)
+    if spec is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if spec is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, spec)
+
+
+def _describe(spec):
+    return spec.describe() if hasattr(spec, "describe") else spec.__name__
+
+
+RECIPE_SCHEMA = {
+    "optimizer": Choice("adam", "sgd"), "lr": float, "weight_decay": float,
+    "momentum": float, "epochs": int, "batch_size": int, "milestones": ListOf(int),
+    "gamma": float, "augment": Choice("none", "flip", "choi_na"), "select_best": bool,
+}
+assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
+
+SCHEMA = {
+    "device": str,
+    "generate": {
+        "seed": int, "out": str,
+        "families": {"train": int, "val": int, "test": int},
+        "persons_per_family": ListOf(int, 2), "photos_per_person": ListOf(int, 2),
+        "label_noise": float,
+    },
+    "data": {"root": str, "image_size": int, "selection_split": Choice("train", "val", "test"),
+             "test_split": Choice("train", "val", "test")},
+    "prepare": {"forget": {"mode": Choice("random", "first", "identity"), "count": Optional(int),
+                           "fraction": Optional(float), "seed": int}},
+    "train": {"preset": Choice("study", "choi_na"), "seed": int, "arch": Choice("resnet18"),
+              **RECIPE_SCHEMA},
+    "retrain": {"seeds": ListOf(int, 1)},
+    "unlearn": {"seeds": ListOf(int, 1), "methods": ListOf(str, 1),
+                "keep_checkpoints": int, "*": AnyMapping},
+    "score": {
+        "scorer": Choice("local", "official", "both"),
+        "local": {"delta": float, "noise_divisor": float, "noise_seed": int, "n_splits": int,
+                  "test_size": Optional(float)},
+        "official": {"delta": float},
+        "cost_limit": float,
+    },
+}
+# Keys a section may omit (defaults are applied by the code that reads them).
+OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"}}
+
+
+def _validate(value, schema, key, optional=()):
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise UserError(f"{key}: expected a mapping, got {type(value).__name__}")
+        for k, v in value.items():
+            sub = schema.get(k, schema.get("*"))
+            if sub is None:
+                raise UserError(f"{key}.{k}: unknown key; known: {', '.join(sorted(k for k in schema if k != '*'))}")
+            if sub is not AnyMapping:
+                _validate(v, sub, f"{key}.{k}")
+        missing = [k for k in schema if k != "*" and k not in value and k not in optional]
+        if missing:
+            raise UserError(f"{key}.{missing[0]}: missing key")
+        return
+    if not _check(schema, value):
+        raise UserError(f"{key}: expected {_describe(schema)}, got {type(value).__name__} {value!r}")
+
+
+def validate_params(params, source="params.yaml"):
+    """Check the whole params mapping; return it unchanged when it is valid."""
+    if not isinstance(params, dict):
+        raise UserError(f"{source}: expected a mapping at top level")
+    for section, value in params.items():
+        if section not in SCHEMA:
+            raise UserError(f"{source}: {section}: unknown key; known: {', '.join(sorted(SCHEMA))}")
+        schema = SCHEMA[section]
+        if isinstance(schema, dict):
+            _validate(value, schema, section, OPTIONAL.get(section, ()))
+        elif not _check(schema, value):
+            raise UserError(f"{source}: {section}: expected {_describe(schema)}, got {value!r}")
+    unlearn = params.get("unlearn")
+    if unlearn:
+        from .methods import available_methods, method_config
+        known = available_methods()
+        for name in unlearn["methods"]:
+            if name not in known:
+                raise UserError(f"unlearn.methods: unknown method {name!r}; registered: {', '.join(known)}")
+            method_config(name, unlearn.get(name))
+        if len(set(unlearn["methods"])) != len(unlearn["methods"]):
+            raise UserError("unlearn.methods: a method is listed twice")
+        for k, v in unlearn.items():
+            if k not in SCHEMA["unlearn"] and k not in known:
+                raise UserError(f"unlearn.{k}: unknown key (not a registered method)")
+    return params

@@ -1,0 +1,121 @@
+"""Shared loops: batching, one training epoch, evaluation, logits, the full `fit`.
+
+Every method reuses these; none writes its own epoch loop over tensors.
+"""
+import copy
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .augment import augment as apply_augment
+from .data import to_float
+
+
+def batch_indices(n, batch_size, generator=None, shuffle=True):
+    """Index tensors covering range(n) once, shuffled with `generator` when asked.
+
+    A trailing batch of one example joins the batch before it: BatchNorm in train mode
+    cannot normalise a single example once ResNet's last stage is 1×1 (small images).
+    """
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    batches = list(order.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
+def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=None):
+    """One pass over retain, each retain batch paired with the next forget batch.
+
+    The forget iterator restarts (reshuffled) when exhausted, as in Choi & Na's
+    advanced NegGrad; it is shared by neggrad, neggrad_plus and gisa.
+    """
+    forget_bs = forget_batch_size or batch_size
+    forget = iter(())
+    for r in batch_indices(n_retain, batch_size, generator):
+        f = next(forget, None)
+        if f is None:
+            forget = iter(batch_indices(n_forget, forget_bs, generator))
+            f = next(forget)
+        yield r, f
+
+
+def batch(split, index, device, augment="none", generator=None):
+    """Float images (augmented if asked) and labels of `split[index]` on `device`."""
+    x = apply_augment(to_float(split.images[index]), augment, generator)
+    return x.to(device, non_blocking=True), split.labels[index].to(device, non_blocking=True)
+
+
+def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"optimizer {name!r} unknown; choose adam or sgd")
+
+
+def train_epoch(model, split, optimizer, *, batch_size, generator, device, augment="none",
+                desc="train", step_scheduler=None):
+    """One epoch of cross-entropy on `split`; returns mean loss and accuracy."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for index in tqdm(batch_indices(len(split), batch_size, generator), desc=desc,
+                      leave=False, disable=None):
+        x, y = batch(split, index, device, augment, generator)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step_scheduler is not None:
+            step_scheduler.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1)}
+
+
+@torch.no_grad()
+def logits_of(model, images, device, batch_size=512):
+    """Eval-mode logits (float32, CPU) of uint8 images, in order."""
+    model.eval()
+    out = [model(to_float(images[i:i + batch_size]).to(device)).float().cpu()
+           for i in range(0, len(images), batch_size)]
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def accuracy(logits, labels):
+    return (logits.argmax(1) == labels).float().mean().item() if len(labels) else float("nan")
+
+
+def evaluate(model, split, device):
+    return accuracy(logits_of(model, split.images, device), split.labels)
+
+
+def fit(model, train, val, recipe, *, generator, device, on_epoch=None, desc="fit"):
+    """Train from the given weights with `recipe`; keep the best-validation epoch if asked.
+
+    recipe keys: optimizer, lr, weight_decay, momentum, epochs, batch_size, milestones,
+    gamma, augment, select_best. `on_epoch(epoch, metrics)` receives each epoch's
+    train loss/acc and val acc (for dvclive). Returns (model, history, best_epoch).
+    """
+    model.to(device)
+    opt = make_optimizer(model.parameters(), recipe["optimizer"], recipe["lr"],
+                         recipe["weight_decay"], recipe["momentum"])
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, recipe["milestones"], recipe["gamma"])
+    best_acc, best_state, best_epoch, history = -1.0, None, 0, []
+    for epoch in range(1, recipe["epochs"] + 1):
+        metrics = train_epoch(model, train, opt, batch_size=recipe["batch_size"],
+                              generator=generator, device=device, augment=recipe["augment"],
+                              desc=f"{desc} epoch {epoch}/{recipe['epochs']}")
+        sched.step()
+        metrics["val_acc"] = evaluate(model, val, device)
+        history.append(metrics)
+        if on_epoch:
+            on_epoch(epoch, metrics)
+        if not recipe["select_best"] or metrics["val_acc"] > best_acc:
+            best_acc, best_epoch = metrics["val_acc"], epoch
+            best_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return model, history, best_epoch
