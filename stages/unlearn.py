@@ -2,9 +2,10 @@
 
 Writes models/unlearned/<method>/:
   runs.pt      logits of every run on every split, stacked [N, S, C], with labels/seeds
-  timing.json  wall-clock seconds of each run's method call (not evaluation)
   model.pt     full checkpoint of the first `unlearn.keep_checkpoints` runs (model.pt,
                then model_seed<k>.pt for the others)
+and metrics/timing/<method>.json: wall-clock seconds of each run's method call (not
+evaluation), kept apart from the models because it differs between identical runs.
 Each run is `unlearn.runner.run_unlearning`, a pure function of its inputs, so the loop
 below is the piece to hand to a distributed engine when there are hundreds of seeds.
 """
@@ -65,7 +66,7 @@ def main(argv=None):
         torch_save({"method": method, "seeds": list(seeds),
                     "logits": {s: torch.stack(v) for s, v in logits.items()},
                     "labels": {s: splits[s].labels for s in EVAL_SPLITS}}, tmp / "runs.pt")
-        write_json(tmp / "timing.json", {"seeds": list(seeds), "seconds": seconds})
+    write_json(f"metrics/timing/{method}.json", {"seeds": list(seeds), "seconds": seconds})
 
 
 if __name__ == "__main__":

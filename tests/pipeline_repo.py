@@ -66,6 +66,19 @@ def edit_params(repo, **overrides):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def sync_report_deps(repo, methods):
+    """List metrics/<method>.json of exactly `methods` as the report stage's deps
+    (what a user does in dvc.yaml after changing unlearn.methods)."""
+    path = Path(repo) / "dvc.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, l in enumerate(lines) if l.startswith("  report:"))
+    kept = [l for i, l in enumerate(lines)
+            if not (i > start and re.match(r"\s+- metrics/[a-z_]+\.json$", l))]
+    at = next(i for i, l in enumerate(kept) if i > start and "- stages/report.py" in l) + 1
+    kept[at:at] = [f"      - metrics/{m}.json\n" for m in methods]
+    path.write_text("".join(kept))
+
+
 def make_repo(dest, overrides=TINY):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -79,6 +92,7 @@ def make_repo(dest, overrides=TINY):
     for key, value in overrides.items():
         set_key(params, key, value)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sync_report_deps(dest, params["unlearn"]["methods"])
     run(dest, "git", "init", "-q", "-b", "main")
     dvc(dest, "init", "-q")
     dvc(dest, "config", "core.analytics", "false")
@@ -90,3 +104,31 @@ def make_repo(dest, overrides=TINY):
 def commit(repo, message):
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-q", "-m", message)
+
+
+_BUILT = {}
+
+
+def built_tiny_repo():
+    """A tiny repo after one full `dvc repro` and a commit, built once per test session.
+
+    Tests take their own copy (`copy_repo`), so each starts from the same committed state
+    without paying for the pipeline again. Removed at interpreter exit.
+    """
+    if "path" not in _BUILT:
+        import atexit
+        import tempfile
+        base = Path(tempfile.mkdtemp(prefix="tiny-pipeline-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+        repo = make_repo(base / "repo")
+        out = dvc(repo, "repro").stdout
+        _BUILT["first_run"] = ran_stages(out)
+        commit(repo, "first run")
+        _BUILT["path"] = repo
+    return _BUILT["path"]
+
+
+def copy_repo(dest):
+    """A private copy of the built tiny repo (git history, DVC cache and outputs)."""
+    shutil.copytree(built_tiny_repo(), dest, symlinks=True)
+    return Path(dest)

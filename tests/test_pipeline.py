@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline_repo import commit, dvc, edit_params, make_repo, ran_stages, run
+import pipeline_repo
+from pipeline_repo import commit, copy_repo, dvc, edit_params, ran_stages, run
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    path = make_repo(tmp_path_factory.mktemp("pipeline") / "repo")
-    out = dvc(path, "repro").stdout
-    assert {"generate", "prepare", "train_original", "report"} <= ran_stages(out)
-    commit(path, "first run")
+    path = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    first = pipeline_repo._BUILT["first_run"]
+    assert {"generate", "prepare", "train_original", "train_retrained@3", "unlearn@retrain",
+            "score@finetune", "report"} <= first, first
     return path
 
 

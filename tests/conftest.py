@@ -1,0 +1,33 @@
+"""Shared fixtures. Fixture names carry their topic as a prefix (tiny_mufac_*)."""
+import shutil
+
+import pytest
+
+TINY_MUFAC_CFG = {
+    "seed": 7, "out": "data/synthetic",
+    "families": {"train": 4, "val": 2, "test": 2},
+    "persons_per_family": [2, 3], "photos_per_person": [2, 3], "label_noise": 0.1,
+}
+
+
+@pytest.fixture
+def tiny_mufac_cfg():
+    """`generate` params for a dataset of about 60 images (a fresh copy per test)."""
+    return {**TINY_MUFAC_CFG, "families": dict(TINY_MUFAC_CFG["families"])}
+
+
+@pytest.fixture(scope="session")
+def tiny_mufac(tmp_path_factory):
+    """Root of a tiny generated MUFAC-layout dataset, shared by the session: do not modify."""
+    from unlearn.synthetic import generate
+    root = tmp_path_factory.mktemp("tiny_mufac") / "custom_korean_family_dataset_resolution_128"
+    generate(root, TINY_MUFAC_CFG, progress=False)
+    return root
+
+
+@pytest.fixture
+def tiny_mufac_copy(tiny_mufac, tmp_path):
+    """A private copy of the tiny dataset that a test may corrupt."""
+    root = tmp_path / "mufac" / tiny_mufac.name
+    shutil.copytree(tiny_mufac, root)
+    return root

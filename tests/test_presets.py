@@ -1,0 +1,179 @@
+"""presets/mufac.yaml and stages/apply_preset.py: the real-MUFAC setting, applied and checked.
+
+Nothing here runs the pipeline on MUFAC (the data is not bundled): the preset is applied
+to a copy of the project's params.yaml, validated by the params schema, and resolved by
+DVC in a throw-away repo.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline_repo import dvc, make_repo
+from unlearn.params import validate_params
+from unlearn.recipes import PRESETS, resolve_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESET = ROOT / "presets" / "mufac.yaml"
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def apply(capsys):
+    """`python -m stages.apply_preset ARGS`, in this process (importing torch once)."""
+    from stages.apply_preset import main
+
+    def call(*args):
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+    return call
+
+
+def apply_cli(*args, cwd=ROOT):
+    """The command line as the README gives it, in a subprocess."""
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "stages.apply_preset", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def leaves(d, prefix=""):
+    """{dotted key: value} of every non-mapping value."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@pytest.fixture
+def params_copy(tmp_path):
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    return path
+
+
+def test_mufac_preset_is_the_studys_setting_and_validates(params_copy, apply):
+    before_text = params_copy.read_text()
+    before = yaml.safe_load(before_text)
+    proc = apply(PRESET, "--params", params_copy)
+    assert proc.returncode == 0, proc.stderr
+    assert "valid" in proc.stdout
+    assert f"data.image_size: {before['data']['image_size']} -> 128" in proc.stdout
+    after = validate_params(yaml.safe_load(params_copy.read_text()))
+
+    # the study (SPEC §1): 128 px, 200 random forget images, the study recipe for 50
+    # epochs keeping the best-validation epoch, N = 10 unlearning runs, one reference
+    # retrained model and the local scorer
+    assert after["data"]["image_size"] == 128
+    assert after["data"]["root"].endswith("custom_korean_family_dataset_resolution_128")
+    assert (after["data"]["selection_split"], after["data"]["test_split"]) == ("val", "test")
+    forget = after["prepare"]["forget"]
+    assert (forget["mode"], forget["count"], forget["fraction"]) == ("random", 200, None)
+    recipe = resolve_recipe(after["train"])
+    assert recipe == {**PRESETS["study"], "epochs": 50}
+    assert recipe["select_best"] is True and recipe["optimizer"] == "adam"
+    assert recipe["lr"] == 5e-4 and recipe["weight_decay"] == 5e-3
+    seeds = after["unlearn"]["seeds"]
+    assert len(seeds) == len(set(seeds)) == 10
+    assert len(after["retrain"]["seeds"]) == 1 and after["score"]["scorer"] == "local"
+    offset = after["unlearn"]["retrain"]["seed_offset"]   # calibration seeds stay disjoint
+    assert not {offset + s for s in seeds} & set(after["retrain"]["seeds"])
+
+    # every key the preset does not name is exactly as before
+    overridden = set(leaves(yaml.safe_load(PRESET.read_text())))
+    old, new = leaves(before), leaves(after)
+    assert {k: v for k, v in old.items() if k not in overridden} == \
+           {k: v for k, v in new.items() if k not in overridden}
+    # params.yaml's comments survive
+    text = params_copy.read_text()
+    for line in before_text.splitlines():
+        if "#" in line:
+            assert line[line.index("#"):].strip() in text, line
+
+    # applying it again changes nothing
+    again = apply(PRESET, "--params", params_copy, "--check")
+    assert again.returncode == 0, again.stderr
+    assert "would change 0 value(s)" in again.stdout
+
+
+def test_set_applies_after_the_preset_and_check_writes_nothing(params_copy, tmp_path, apply):
+    original = params_copy.read_bytes()
+    root = tmp_path / "elsewhere" / "custom_korean_family_dataset_resolution_128"
+    proc = apply(PRESET, "--params", params_copy, "--check", "--set", f"data.root={root}")
+    assert proc.returncode == 0, proc.stderr
+    assert "data.root: " in proc.stdout and str(root) in proc.stdout
+    assert params_copy.read_bytes() == original          # --check: untouched
+    proc = apply(PRESET, "--params", params_copy, "--set", f"data.root={root}",
+                 "--set", "unlearn.seeds=[0, 1, 2, 3, 4]")
+    assert proc.returncode == 0, proc.stderr
+    after = yaml.safe_load(params_copy.read_text())
+    assert after["data"]["root"] == str(root)
+    assert after["unlearn"]["seeds"] == [0, 1, 2, 3, 4]
+    assert after["data"]["image_size"] == 128           # the preset still applied
+
+
+@pytest.mark.parametrize("preset, sets, message", [
+    ({"train": {"epoch": 50}}, [], "train.epoch: unknown key"),
+    ({"data": {"image_size": "128"}}, [], "data.image_size: expected int"),
+    ({"unlearn": {"finetune": {"lr": "fast"}}}, [], "unlearn.finetune.lr"),
+    ({"prepare": {"forget": {"mode": "everything"}}}, [], "prepare.forget.mode"),
+    ({"data": {"image_size": 128}}, ["unlearn.seeds=[]"], "unlearn.seeds"),
+    ({"data": {"image_size": 128}}, ["image_size"], "expected KEY=VALUE"),
+    (["not", "a", "mapping"], [], "expected a mapping"),
+])
+def test_a_bad_preset_is_one_line_and_leaves_params_untouched(params_copy, tmp_path, apply,
+                                                              preset, sets, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(preset))
+    original = params_copy.read_bytes()
+    proc = apply(bad, "--params", params_copy, *[a for s in sets for a in ("--set", s)])
+    assert proc.returncode == 1
+    err = proc.stderr.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1, err
+    assert message in err, err
+    assert "Traceback" not in proc.stderr
+    assert params_copy.read_bytes() == original
+    assert not list(params_copy.parent.glob(".params.yaml.*"))   # no temporary left
+
+
+def test_missing_preset_or_params_file_is_named(params_copy, tmp_path, apply):
+    proc = apply(tmp_path / "nope.yaml", "--params", params_copy)
+    assert proc.returncode == 1 and "nope.yaml: preset not found" in proc.stderr
+    proc = apply(PRESET, "--params", tmp_path / "missing.yaml")
+    assert proc.returncode == 1 and "missing.yaml: params file not found" in proc.stderr
+
+
+def test_dvc_resolves_the_pipeline_with_the_preset(tmp_path):
+    """In a fresh project copy, the preset's values interpolate into dvc.yaml: one
+    reference retrain stage, and `dvc params diff` lists exactly what changed."""
+    repo = make_repo(tmp_path / "repo", overrides={})
+    proc = apply_cli(PRESET, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    stages = dvc(repo, "stage", "list", "--name-only").stdout.split()
+    assert "train_retrained@1" in stages
+    assert not [s for s in stages if s.startswith("train_retrained@") and s != "train_retrained@1"]
+    assert "prepare" in stages and "unlearn@finetune" in stages
+    diff = json.loads(dvc(repo, "params", "diff", "--json").stdout)["params.yaml"]
+    assert diff["data.image_size"]["new"] == 128
+    assert diff["prepare.forget.count"]["new"] == 200
+    seeds = diff["unlearn.seeds"]["new"]   # dvc shows a list as its text
+    assert (yaml.safe_load(seeds) if isinstance(seeds, str) else seeds) == list(range(10))
