@@ -6,8 +6,9 @@ unlearning must be *measurable* on it. What makes it measurable on MUFAC is repr
     receding hair, beards and age spots follow an *apparent* age = true age + a per-person
     offset + per-photo jitter; pose, scale, lighting, clothes and pixel noise vary per photo;
     `label_noise` records a neighbouring class for some photos. Held-out accuracy stays far
-    below training accuracy, as on MUFAC (about 45-55% at 32 px, see the calibration in
-    the docs of the generate params).
+    below training accuracy, as on MUFAC. Calibrated with the default params, 32 px,
+    ResNet-18, the study recipe for 15 epochs: original train 0.88 / forget 0.88 /
+    val 0.54 / test 0.45; retrained on retain: forget 0.57 / val 0.52 / test 0.46.
   * every person carries identity traits a network can memorise (skin tone, hair style,
     eye colour, accessories, clothes, a personal background pattern), and every photo its
     own props, clothes and framing, so an original model fits forget images (noisy labels
