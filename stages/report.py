@@ -30,7 +30,9 @@ def render_table(rows):
             if key == "cost_ratio" and r.get("over_cost_limit"):
                 cell += " ⚠"
             cells.append(cell)
-        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+        name = r["method"] + (f" (diverged {r['diverged_runs']}/{r['n_runs']})"
+                              if r.get("diverged_runs") else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -35,6 +35,21 @@ def _acc(logits, labels):
     return [accuracy(run, labels) for run in logits]
 
 
+def diverged_runs(logits):
+    """Runs whose model produced a non-finite logit on any split (the method diverged)."""
+    bad = torch.zeros(len(next(iter(logits.values()))), dtype=torch.bool)
+    for value in logits.values():
+        bad |= ~torch.isfinite(value).flatten(1).all(1)
+    return int(bad.sum())
+
+
+def sanitize(logits):
+    """A diverged run is scored as what it is, a model that knows nothing: its non-finite
+    logits become 0 (a uniform prediction). The run still counts; `diverged_runs` says so."""
+    return {split: torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0)
+            for split, value in logits.items()}
+
+
 def local_test_size(test_size, n_runs):
     """The notebook's StratifiedShuffleSplit default (10% test) needs N ≥ 10 runs per side to
     leave one test example of each side; below that, `null` takes the smallest share that
@@ -58,9 +73,9 @@ def main(argv=None):
     ref_seconds = [json.loads(Path(f"metrics/train/retrained_{k}.timing.json").read_text())["seconds"]
                    for k in ref_seeds]
 
-    U, labels = runs["logits"], runs["labels"]
+    U, labels, diverged = sanitize(runs["logits"]), runs["labels"], diverged_runs(runs["logits"])
     n = len(runs["seeds"])
-    m = {"method": method, "n_runs": n, "n_reference": len(refs), "scorer": cfg["scorer"],
+    m = {"method": method, "n_runs": n, "diverged_runs": diverged, "n_reference": len(refs), "scorer": cfg["scorer"],
          "test_split": params["data"]["test_split"], "val_split": params["data"]["selection_split"]}
     for split in ("retain", "forget", "test", "val"):
         m[f"{split}_acc"] = float(np.mean(_acc(U[split], labels[split])))
