@@ -29,3 +29,9 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Fetch only the trained checkpoints (models/original, models/retrained/seed_<k>) from the
+# default DVC remote; `dvc pull` fetches everything. README: "Sharing and comparing".
+.PHONY: pull-checkpoints
+pull-checkpoints: $(STAMP)
+	dvc pull train_original train_retrained

@@ -16,7 +16,7 @@ import torch
 
 from stages.common import entry_point, load_params
 from unlearn.atomic import atomic_dir, torch_save, write_json
-from unlearn.data import load_prepared
+from unlearn.data import load_prepared, read_num_classes
 from unlearn.errors import UserError
 from unlearn.methods import method_config
 from unlearn.model import load_checkpoint, pick_device, save_checkpoint
@@ -41,8 +41,11 @@ def main(argv=None):
             raise UserError(f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also "
                             "reference seeds in retrain.seeds; choose a larger offset")
     device = pick_device(params["device"])
-    model, ckpt = load_checkpoint("models/original/model.pt")
     splits = load_prepared("data/prepared")
+    # A pulled checkpoint must fit this project's model and data before anything runs.
+    model, ckpt = load_checkpoint("models/original/model.pt",
+                                  arch=params["train"].get("arch", "resnet18"),
+                                  num_classes=read_num_classes("data/prepared"))
     recipe = resolve_recipe(params["train"])
 
     out = Path(f"models/unlearned/{method}")

@@ -43,6 +43,9 @@ def load_checkpoint(path, *, arch=None, num_classes=None):
         raise UserError(f"{path}: corrupt or unreadable checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise UserError(f"{path}: not a checkpoint of this project (no state_dict)")
+    if ckpt.get("arch") not in ARCHITECTURES:
+        raise UserError(f"{path}: architecture {ckpt.get('arch')!r} unknown, expected one of "
+                        f"{ARCHITECTURES}")
     if arch is not None and ckpt.get("arch") != arch:
         raise UserError(f"{path}: architecture {ckpt.get('arch')!r}, expected {arch!r}")
     if num_classes is not None and ckpt.get("num_classes") != num_classes:
