@@ -28,7 +28,10 @@ from unlearn import scoring
 def _load(path):
     if not Path(path).is_file():
         raise UserError(f"{path}: not found (run the stage that writes it)")
-    return torch.load(path, weights_only=True)
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:  # truncated or corrupt file, e.g. a damaged pull
+        raise UserError(f"{path}: corrupt or unreadable ({type(e).__name__})") from None
 
 
 def _acc(logits, labels):
