@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from stages.common import entry_point, load_params
-from stages.prepare import atomic_dir
+from unlearn.atomic import atomic_dir
 from unlearn.errors import UserError
 from unlearn.mufac import DATASET_DIRNAME
 from unlearn.synthetic import check_config, generate

@@ -7,42 +7,17 @@ Run from the repo root: `python -m stages.prepare`.
 """
 import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from stages.common import entry_point, load_params
-from unlearn.atomic import write_json, write_text
+from unlearn.atomic import atomic_dir, write_json, write_text
 from unlearn.data import save_split
 from unlearn.forget import check_forget_config, select_forget
 from unlearn.mufac import CLASS_LETTERS, RESIZE_FILTER_NAME, check_roles, class_table, read_mufac
 
 OUT = Path("data/prepared")
-
-
-@contextmanager
-def atomic_dir(final):
-    """Yield an empty temporary sibling of `final`; on success it replaces `final` whole.
-
-    Stale temporaries of an interrupted run are removed first. On error the temporary is
-    removed and `final` is left as it was.
-    """
-    final = Path(final)
-    tmp = final.with_name(f".{final.name}.tmp")
-    old = final.with_name(f".{final.name}.old")
-    for stale in (tmp, old):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def manifest(raw, forget_idx):

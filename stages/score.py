@@ -90,7 +90,7 @@ def main(argv=None):
     if cfg["scorer"] in ("local", "both"):
         local = cfg["local"]
         u_stats = scoring.local_statistic(U["forget"].double().numpy())
-        std = scoring.local_noise_std(u_stats) / local["noise_divisor"] * 10.0
+        std = scoring.local_noise_std(u_stats, local["noise_divisor"])
         r_stats = scoring.noisy_retrained_statistics(refs[0]["logits"]["forget"].double().numpy(),
                                                      n, std, local["noise_seed"])
         eps = scoring.local_epsilons(u_stats, r_stats, delta=local["delta"],

@@ -2,20 +2,12 @@
 import pytest
 import torch
 
+from method_helpers import one_thread  # noqa: F401 (autouse fixture)
+
 from unlearn.features import (cosine_similarity_matrix, extract_features, most_similar,
                               nearest_counts, penultimate)
 from unlearn.model import build_model
 from unlearn.train import logits_of
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine
-    extra threads oversubscribe the cores (tens of times slower); restore afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_resnet18_features_are_fc_input():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import unlearn.methods.bad_teacher as bt
-from unlearn.data import Split
+from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
 from unlearn.distill import kl_per_example
 from unlearn.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
@@ -17,20 +17,7 @@ from unlearn.train import logits_of
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine
-    extra threads oversubscribe the cores (tens of times slower); restore afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 LN3 = math.log(3.0)
-
-
-def rand_split(n, g, px=16):
-    return Split(torch.randint(0, 256, (n, 3, px, px), dtype=torch.uint8, generator=g),
-                 torch.randint(0, 8, (n,), generator=g), [f"i{i}" for i in range(n)], ["p"] * n)
 
 
 def test_loss_uses_incompetent_teacher_for_forget_and_competent_for_retain():

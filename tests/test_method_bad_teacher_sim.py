@@ -4,28 +4,13 @@ import pytest
 import torch
 
 import unlearn.methods.bad_teacher_sim as bts
-from unlearn.data import Split
+from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
 from unlearn.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.model import build_model
 from unlearn.runner import run_unlearning
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine
-    extra threads oversubscribe the cores (tens of times slower); restore afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def rand_split(n, g, px=16):
-    return Split(torch.randint(0, 256, (n, 3, px, px), dtype=torch.uint8, generator=g),
-                 torch.randint(0, 8, (n,), generator=g), [f"i{i}" for i in range(n)], ["p"] * n)
 
 
 # 2 forget × 8 retain similarities; column max: .9 .1 .8 .2 .7 .3 .0 .6

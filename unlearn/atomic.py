@@ -50,19 +50,25 @@ def torch_save(obj, path):
 
 @contextmanager
 def atomic_dir(path):
-    """Yield a fresh temporary folder beside `path`; on success it replaces `path`.
+    """Yield an empty temporary sibling folder; on success it replaces `path` whole.
 
-    On error the temporary folder is removed and any previous `path` is left intact.
+    The temporary has a fixed name (.<name>.tmp), so what an interrupted run left behind
+    is removed by the next one. On error the temporary is removed and `path` is left as
+    it was.
     """
     import shutil
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp.mkdir(parents=True)
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)

@@ -48,12 +48,12 @@ def per_example_cross_entropy(logits, labels) -> np.ndarray:
     return lse - np.take_along_axis(x, _label_index(x, y), axis=-1)[..., 0]
 
 
-def local_noise_std(unlearned_stats) -> float:
-    """SPEC 4.2: s = std(all unlearned statistics) / 10 (population std, as np.std)."""
+def local_noise_std(unlearned_stats, divisor: float = 10.0) -> float:
+    """SPEC 4.2: s = std(all unlearned statistics) / divisor, 10 as published (population std)."""
     a = _float_array(unlearned_stats, "unlearned_stats", min_ndim=1)
     if a.size == 0:
         raise ValueError("unlearned_stats: empty")
-    return float(np.std(a) / 10.0)
+    return float(np.std(a) / divisor)
 
 
 def noisy_retrained_statistics(retrained_logits, n_copies: int, noise_std: float,
