@@ -5,7 +5,6 @@ the outputs are written into a temporary sibling folder that replaces data/prepa
 when complete, so a failed or interrupted run never leaves a half-written folder.
 Run from the repo root: `python -m stages.prepare`.
 """
-import shutil
 import time
 from pathlib import Path
 
