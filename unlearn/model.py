@@ -1,8 +1,12 @@
-"""The classifier: torchvision ResNet-18 from scratch (never downloaded weights)."""
+"""The classifier: ResNet-18 from scratch (never downloaded weights).
+
+unlearn/resnet.py is torchvision's ResNet-18 written out (same names, same initial
+weights for a seed), so stages do not pay for importing torchvision.
+"""
 import torch
-from torchvision.models import resnet18
 
 from .errors import UserError
+from .resnet import resnet18
 
 ARCHITECTURES = ("resnet18",)
 
@@ -10,7 +14,7 @@ ARCHITECTURES = ("resnet18",)
 def build_model(num_classes, arch="resnet18"):
     if arch not in ARCHITECTURES:
         raise UserError(f"model arch {arch!r} unknown; choose from {ARCHITECTURES}")
-    return resnet18(weights=None, num_classes=num_classes)
+    return resnet18(num_classes=num_classes)
 
 
 def pick_device(name="auto"):
@@ -24,8 +28,13 @@ def pick_device(name="auto"):
 
 
 def save_checkpoint(model, path, *, arch, num_classes, extra=None):
+    save_state(model.state_dict(), path, arch=arch, num_classes=num_classes, extra=extra)
+
+
+def save_state(state_dict, path, *, arch, num_classes, extra=None):
+    """A checkpoint from bare weights (e.g. returned by a worker process)."""
     from .atomic import torch_save
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in state_dict.items()}
     torch_save({"arch": arch, "num_classes": num_classes, "state_dict": state,
                 **(extra or {})}, path)
 
