@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
+from unlearn import compute, profiling
 from unlearn.atomic import atomic_dir, torch_save, write_json
 from unlearn.data import Split, load_prepared, read_num_classes
 from unlearn.model import build_model, pick_device, save_checkpoint
@@ -26,13 +27,16 @@ def train_and_save(params, *, name, on, seed, out_dir):
     recipe = resolve_recipe(params["train"])
     arch = params["train"].get("arch", "resnet18")
     device = pick_device(params["device"])
-    splits = load_prepared(PREPARED)
+    fast = compute.resolve(params.get("compute"), device)
+    compute.configure_process(fast)
+    with profiling.phase("load data"):
+        splits = load_prepared(PREPARED)
     train_set = (Split.concat([splits["retain"], splits["forget"]]) if on == "train"
                  else splits["retain"])
     num_classes = read_num_classes()
 
     torch.manual_seed(seed)
-    model = build_model(num_classes, arch)
+    model = compute.prepare_model(build_model(num_classes, arch).to(device), fast)
     live = Live(dir=f"metrics/train/{name}", save_dvc_exp=False, dvcyaml=False)
 
     def on_epoch(epoch, metrics):
@@ -41,15 +45,18 @@ def train_and_save(params, *, name, on, seed, out_dir):
         live.next_step()
 
     start = time.perf_counter()
-    model, history, best_epoch = fit(model, train_set, splits["val"], recipe,
-                                     generator=torch.Generator().manual_seed(seed),
-                                     device=device, on_epoch=on_epoch, desc=name)
+    with profiling.phase("train"), compute.autocast(fast, device):
+        model, history, best_epoch = fit(model, train_set, splits["val"], recipe,
+                                         generator=torch.Generator().manual_seed(seed),
+                                         device=device, on_epoch=on_epoch, desc=name)
     seconds = time.perf_counter() - start
     live.end()
 
-    logits = {s: logits_of(model, splits[s].images, device) for s in EVAL_SPLITS}
+    with profiling.phase("logits"), compute.autocast(fast, device):
+        logits = {s: logits_of(model, splits[s].images, device, fast["eval_batch_size"])
+                  for s in EVAL_SPLITS}
     labels = {s: splits[s].labels for s in EVAL_SPLITS}
-    with atomic_dir(out_dir) as tmp:
+    with profiling.phase("save"), atomic_dir(out_dir) as tmp:
         save_checkpoint(model, tmp / "model.pt", arch=arch, num_classes=num_classes,
                         extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch})
         torch_save({"logits": logits, "labels": labels, "seed": seed}, tmp / "logits.pt")

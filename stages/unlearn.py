@@ -2,26 +2,52 @@
 
 Writes models/unlearned/<method>/:
   runs.pt      logits of every run on every split, stacked [N, S, C], with labels/seeds
+               and each run's method diagnostics (`stats`)
   model.pt     full checkpoint of the first `unlearn.keep_checkpoints` runs (model.pt,
                then model_seed<k>.pt for the others)
 and metrics/timing/<method>.json: wall-clock seconds of each run's method call (not
 evaluation), kept apart from the models because it differs between identical runs.
-Each run is `unlearn.runner.run_unlearning`, a pure function of its inputs, so the loop
-below is the piece to hand to a distributed engine when there are hundreds of seeds.
+The seeds run on the executor named in params (`executor`, unlearn/executor.py); each
+run is the pure function `unlearn.runner.run_unlearning`, so the outputs are the same
+bytes for any number of workers.
 """
 import argparse
+import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from stages.common import entry_point, load_params
+from unlearn import compute, profiling
 from unlearn.atomic import atomic_dir, torch_save, write_json
 from unlearn.data import load_prepared, read_num_classes
 from unlearn.errors import UserError
+from unlearn.executor import Job, check_executor, run_all
 from unlearn.methods import method_config
-from unlearn.model import load_checkpoint, pick_device, save_checkpoint
+from unlearn.model import load_checkpoint, save_state
 from unlearn.recipes import resolve_recipe
-from unlearn.runner import EVAL_SPLITS, run_unlearning
+from unlearn.runner import EVAL_SPLITS, UnlearnTask, setup_unlearning, unlearning_task
+
+PREPARED, ORIGINAL = "data/prepared", "models/original/model.pt"
+
+
+def check_calibration_seeds(method, cfg, seeds, reference_seeds):
+    if method == "retrain":  # calibration models must not reuse the scorer's reference seeds
+        clash = {cfg["seed_offset"] + s for s in seeds} & set(reference_seeds)
+        if clash:
+            raise UserError(f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also "
+                            "reference seeds in retrain.seeds; choose a larger offset")
+
+
+def attribute_time(results, wall, workers):
+    """Split the runs' wall time into method / evaluation / worker start-up for the profile."""
+    k = max(1, min(workers, len(results)))
+    method = sum(r["seconds"] for r in results) / k
+    evaluation = sum(r["eval_seconds"] for r in results) / k
+    profiling.add("method", method)
+    profiling.add("logits", evaluation)
+    profiling.add("worker start", max(0.0, wall - method - evaluation))
 
 
 @entry_point
@@ -34,42 +60,41 @@ def main(argv=None):
     if method not in section["methods"]:
         raise UserError(f"unlearn.methods: {method!r} is not listed {section['methods']}")
     cfg = method_config(method, section.get(method))
+    compute_cfg = compute.check_compute(params.get("compute"))
+    executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
     seeds = section["seeds"]
-    if method == "retrain":  # calibration models must not reuse the scorer's reference seeds
-        clash = {cfg["seed_offset"] + s for s in seeds} & set(params["retrain"]["seeds"])
-        if clash:
-            raise UserError(f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also "
-                            "reference seeds in retrain.seeds; choose a larger offset")
-    device = pick_device(params["device"])
-    splits = load_prepared("data/prepared")
+    check_calibration_seeds(method, cfg, seeds, params["retrain"]["seeds"])
     # A pulled checkpoint must fit this project's model and data before anything runs.
-    model, ckpt = load_checkpoint("models/original/model.pt",
-                                  arch=params["train"].get("arch", "resnet18"),
-                                  num_classes=read_num_classes("data/prepared"))
-    recipe = resolve_recipe(params["train"])
+    with profiling.phase("load data"):
+        _, ckpt = load_checkpoint(ORIGINAL, arch=params["train"].get("arch", "resnet18"),
+                                  num_classes=read_num_classes(PREPARED))
+        labels = {s: split.labels for s, split in load_prepared(PREPARED, EVAL_SPLITS).items()}
+    keep = section.get("keep_checkpoints", 1)
+    job = Job(setup=setup_unlearning, run=unlearning_task,
+              setup_args=(PREPARED, ORIGINAL, params["device"], resolve_recipe(params["train"]),
+                          compute_cfg),
+              labels=[f"unlearn@{method} seed {s}" for s in seeds])
+    tasks = [UnlearnTask(method, cfg, seed, keep_model=i < keep) for i, seed in enumerate(seeds)]
+    print(f"[{method}] {len(seeds)} runs on {executor['workers']} worker(s)", flush=True)
+    bar = tqdm(total=len(tasks), desc=method, disable=None)
+    start = time.time()
+    results = run_all(job, tasks, executor, progress=lambda done, total, r: bar.update(1))
+    bar.close()
+    attribute_time(results, time.time() - start, executor["workers"])
 
     out = Path(f"models/unlearned/{method}")
     # Build the whole folder aside and swap it in at the end: no half-written runs.
-    with atomic_dir(out) as tmp:
-        logits = {s: [] for s in EVAL_SPLITS}
-        seconds = []
-        for i, seed in enumerate(seeds):
-            print(f"[{method}] run {i + 1}/{len(seeds)} (seed {seed})", flush=True)
-            result = run_unlearning(method, cfg, ckpt["state_dict"], splits, seed=seed,
-                                    device=device, num_classes=ckpt["num_classes"],
-                                    arch=ckpt["arch"], train_recipe=recipe)
-            for s in EVAL_SPLITS:
-                logits[s].append(result.logits[s])
-            seconds.append(result.seconds)
-            if i < section.get("keep_checkpoints", 1):
-                name = "model.pt" if i == 0 else f"model_seed{seed}.pt"
-                save_checkpoint(result.model, tmp / name, arch=ckpt["arch"],
-                                num_classes=ckpt["num_classes"],
-                                extra={"method": method, "seed": seed})
+    with profiling.phase("save"), atomic_dir(out) as tmp:
+        for i, r in enumerate(results):
+            if r["state_dict"] is not None:
+                save_state(r["state_dict"], tmp / ("model.pt" if i == 0 else f"model_seed{r['seed']}.pt"),
+                           arch=ckpt["arch"], num_classes=ckpt["num_classes"],
+                           extra={"method": method, "seed": r["seed"]})
         torch_save({"method": method, "seeds": list(seeds),
-                    "logits": {s: torch.stack(v) for s, v in logits.items()},
-                    "labels": {s: splits[s].labels for s in EVAL_SPLITS}}, tmp / "runs.pt")
-    write_json(f"metrics/timing/{method}.json", {"seeds": list(seeds), "seconds": seconds})
+                    "logits": {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS},
+                    "labels": labels, "stats": [r["stats"] for r in results]}, tmp / "runs.pt")
+    write_json(f"metrics/timing/{method}.json",
+               {"seeds": list(seeds), "seconds": [r["seconds"] for r in results]})
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def _check(spec, value):
 
 
 def _describe(spec):
+    if isinstance(spec, tuple):
+        return " or ".join(_describe(s) for s in spec)
     return spec.describe() if hasattr(spec, "describe") else spec.__name__
 
 
@@ -69,6 +71,9 @@ assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
 
 SCHEMA = {
     "device": str,
+    "executor": {"kind": str, "workers": (int, str)},
+    "compute": {"threads": int, "precision": str, "channels_last": (bool, str),
+                "cudnn_benchmark": (bool, str), "compile": bool, "eval_batch_size": int},
     "generate": {
         "seed": int, "out": str,
         "families": {"train": int, "val": int, "test": int},
@@ -93,7 +98,10 @@ SCHEMA = {
     },
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
-OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"}}
+OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
+            "executor": {"kind", "workers"},
+            "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
+                        "eval_batch_size"}}
 
 
 def _validate(value, schema, key, optional=()):
@@ -126,6 +134,11 @@ def validate_params(params, source="params.yaml"):
             _validate(value, schema, section, OPTIONAL.get(section, ()))
         elif not _check(schema, value):
             raise UserError(f"{source}: {section}: expected {_describe(schema)}, got {value!r}")
+    # Value checks of the sections whose rules live with their code.
+    from .compute import check_compute
+    from .executor import check_executor
+    compute_cfg = check_compute(params.get("compute"))
+    check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
     unlearn = params.get("unlearn")
     if unlearn:
         from .methods import available_methods, method_config

@@ -1,16 +1,20 @@
-"""One unlearning run as a pure function of its inputs.
+"""One unlearning run as a pure function of its inputs, and the job that maps it over seeds.
 
 `run_unlearning` takes everything it needs as arguments (original weights, data,
 method config, seed, device) and returns logits and timing, touching no file. That
-is the unit a distributed engine (Ray, Dask, a Slurm array) can map over seeds.
+is the unit an executor (unlearn/executor.py: local worker processes, later a cluster)
+maps over seeds: `setup_unlearning` loads the shared inputs once per worker and
+`unlearning_task` runs one seed.
 """
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from . import compute
+from .data import load_prepared
 from .methods import UnlearnContext, get_method
-from .model import build_model
+from .model import build_model, load_checkpoint, pick_device
 from .train import logits_of
 
 EVAL_SPLITS = ("forget", "retain", "test", "val")
@@ -22,6 +26,8 @@ class RunResult:
     seconds: float            # wall-clock of the method call alone, no evaluation
     logits: dict              # split name → float32 [N, C] (CPU)
     model: torch.nn.Module
+    eval_seconds: float = 0.0  # wall-clock of computing the logits
+    stats: dict = field(default_factory=dict)  # the method's own per-run diagnostics
 
 
 def _sync(device):
@@ -30,20 +36,60 @@ def _sync(device):
 
 
 def run_unlearning(method, cfg, original_state, splits, *, seed, device, num_classes,
-                   arch="resnet18", train_recipe=None):
-    """Run `method` once from the original weights; return its logits on every split."""
+                   arch="resnet18", train_recipe=None, compute_cfg=None):
+    """Run `method` once from the original weights; return its logits on every split.
+
+    `compute_cfg` (unlearn/compute.py: precision, memory format, ...) applies to the
+    method's forward passes and to the evaluation; None = plain fp32 on the CPU.
+    """
     spec = get_method(method)
+    fast = compute.resolve(compute_cfg or {}, device)
     torch.manual_seed(seed)  # anything drawing from the global RNG is pinned to the seed too
     model = build_model(num_classes, arch)
     model.load_state_dict(original_state)
-    model.to(device)
+    model = compute.prepare_model(model.to(device), fast)
     ctx = UnlearnContext(retain=splits["retain"], forget=splits["forget"], val=splits["val"],
                          device=device, seed=seed, num_classes=num_classes, arch=arch,
                          train_recipe=train_recipe or {})
     _sync(device)
     start = time.perf_counter()
-    model = spec.fn(model, ctx, cfg)
-    _sync(device)
-    seconds = time.perf_counter() - start
-    logits = {name: logits_of(model, splits[name].images, device) for name in EVAL_SPLITS}
-    return RunResult(seed=seed, seconds=seconds, logits=logits, model=model)
+    with compute.autocast(fast, device):
+        model = spec.fn(model, ctx, cfg)
+        _sync(device)
+        seconds = time.perf_counter() - start
+        logits = {name: logits_of(model, splits[name].images, device, fast["eval_batch_size"])
+                  for name in EVAL_SPLITS}
+    eval_seconds = time.perf_counter() - start - seconds
+    return RunResult(seed=seed, seconds=seconds, logits=logits, model=model,
+                     eval_seconds=eval_seconds, stats=dict(getattr(ctx, "stats", None) or {}))
+
+
+@dataclass
+class UnlearnTask:
+    method: str
+    cfg: dict
+    seed: int
+    keep_model: bool = False   # return the weights too (for a kept checkpoint)
+
+
+def setup_unlearning(prepared_dir, checkpoint, device="auto", train_recipe=None,
+                     compute_cfg=None):
+    """What every run shares, loaded once per worker: data, original weights, device."""
+    _, ckpt = load_checkpoint(checkpoint)
+    device = pick_device(device)
+    compute.configure_process(compute.resolve(compute_cfg or {}, device))
+    return {"splits": load_prepared(prepared_dir), "ckpt": ckpt, "device": device,
+            "train_recipe": train_recipe or {}, "compute": compute_cfg}
+
+
+def unlearning_task(state, task):
+    """One seed of one method; returns plain data (no module) so it crosses processes."""
+    ckpt = state["ckpt"]
+    result = run_unlearning(task.method, task.cfg, ckpt["state_dict"], state["splits"],
+                            seed=task.seed, device=state["device"],
+                            num_classes=ckpt["num_classes"], arch=ckpt["arch"],
+                            train_recipe=state["train_recipe"], compute_cfg=state["compute"])
+    weights = ({k: v.detach().cpu() for k, v in result.model.state_dict().items()}
+               if task.keep_model else None)
+    return {"seed": task.seed, "seconds": result.seconds, "eval_seconds": result.eval_seconds,
+            "logits": result.logits, "stats": result.stats, "state_dict": weights}
