@@ -1,10 +1,12 @@
 """What every stage script shares: read params.yaml, validate it, report errors in one line."""
 import functools
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
+from unlearn import profiling
 from unlearn.errors import UserError
 from unlearn.params import validate_params
 
@@ -24,12 +26,18 @@ def load_params(path=PARAMS_FILE):
 
 
 def entry_point(fn):
-    """Run a stage's main(); a UserError becomes one line on stderr and exit status 1."""
+    """Run a stage's main(); a UserError becomes one line on stderr and exit status 1.
+
+    With UNLEARN_PROFILE set, the stage's wall-time phases are recorded (unlearn/profiling.py).
+    """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        started = time.time()
         try:
             return fn(*args, **kwargs)
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(1)
+        finally:
+            profiling.record(started)
     return wrapper
