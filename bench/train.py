@@ -1,11 +1,14 @@
 """Training and inference images/s of the project's loop vs a notebook-style baseline.
 
 The baseline is what the MUFAC notebooks do: a torch Dataset that opens each JPEG with
-PIL and applies torchvision transforms (Resize, RandomHorizontalFlip, ToTensor) inside
-a DataLoader (batch 64, shuffle, num_workers 0), fp32, NCHW. The project decodes the
-images once (the prepare stage) and trains on uint8 tensors in memory with
-`unlearn.train.train_epoch`; its fast-path variants (unlearn/compute.py) are timed on the
-same images in the same process, so the ratios hold even on a noisy shared machine.
+PIL and applies torchvision transforms (Choi & Na's train transform: Resize,
+RandomHorizontalFlip, RandomAffine(0, shear=10, scale=(0.8, 1.2)), ColorJitter(0.2, 0.2,
+0.2), ToTensor) inside a DataLoader (batch 64, shuffle, num_workers 0), fp32, NCHW,
+torch.optim.Adam. The project decodes the images once (the prepare stage) and trains on
+uint8 tensors in memory with `unlearn.train.train_epoch`, the same augmentations batched
+on tensors (augment: choi_na) and its fused optimiser; its fast-path variants
+(unlearn/compute.py) are timed on the same images in the same process, so the ratios
+hold even on a noisy shared machine.
 
     python bench/train.py                      # 16, 32 and 128 px on the current device
     python bench/train.py --sizes 128 --images 256 --compile
@@ -26,14 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unlearn import compute  # noqa: E402
 from unlearn.data import Split, to_float  # noqa: E402
 from unlearn.model import build_model, pick_device  # noqa: E402
-from unlearn.train import logits_of, train_epoch  # noqa: E402
+from unlearn.train import logits_of, make_optimizer, train_epoch  # noqa: E402
 
 BATCH = 64
 
 
 class NotebookDataset(Dataset):
     def __init__(self, files, labels, size, train):
-        steps = [transforms.Resize(size)] + ([transforms.RandomHorizontalFlip()] if train else [])
+        augment = [transforms.RandomHorizontalFlip(),
+                   transforms.RandomAffine(0, shear=10, scale=(0.8, 1.2)),
+                   transforms.ColorJitter(0.2, 0.2, 0.2)]
+        steps = [transforms.Resize(size)] + (augment if train else [])
         self.files, self.labels = files, labels
         self.transform = transforms.Compose(steps + [transforms.ToTensor()])
 
@@ -96,19 +102,20 @@ def notebook(files, labels, size, device, epochs):
 def project(split, device, epochs, settings):
     cfg = compute.resolve({**settings}, device)
     model = compute.prepare_model(build_model(8).to(device), cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    with compute.scope(cfg, device):
+        opt = make_optimizer(model.parameters(), "adam", 5e-4)
     g = torch.Generator().manual_seed(0)
 
     def fit():
-        with compute.autocast(cfg, device):
+        with compute.scope(cfg, device):
             for _ in range(epochs):
                 train_epoch(model, split, opt, batch_size=BATCH, generator=g, device=device,
-                            augment="flip")
+                            augment="choi_na")
 
     def infer():
-        with compute.autocast(cfg, device):
+        with compute.scope(cfg, device):
             logits_of(model, split.images, device, batch_size=cfg["eval_batch_size"])
-    with compute.autocast(cfg, device):  # warm-up: first-call allocations, compilation
+    with compute.scope(cfg, device):  # warm-up: first-call allocations, compilation
         train_epoch(model, split.subset(range(min(len(split), 2 * BATCH))), opt,
                     batch_size=BATCH, generator=g, device=device)
     return epochs * len(split) / timed(fit, device), len(split) / timed(infer, device)

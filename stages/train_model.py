@@ -45,14 +45,14 @@ def train_and_save(params, *, name, on, seed, out_dir):
         live.next_step()
 
     start = time.perf_counter()
-    with profiling.phase("train"), compute.autocast(fast, device):
+    with profiling.phase("train"), compute.scope(fast, device):
         model, history, best_epoch = fit(model, train_set, splits["val"], recipe,
                                          generator=torch.Generator().manual_seed(seed),
                                          device=device, on_epoch=on_epoch, desc=name)
     seconds = time.perf_counter() - start
     live.end()
 
-    with profiling.phase("logits"), compute.autocast(fast, device):
+    with profiling.phase("logits"), compute.scope(fast, device):
         logits = {s: logits_of(model, splits[s].images, device, fast["eval_batch_size"])
                   for s in EVAL_SPLITS}
     labels = {s: splits[s].labels for s in EVAL_SPLITS}

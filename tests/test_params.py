@@ -44,6 +44,12 @@ def test_shipped_params_are_valid():
     ("score.scorer", "mine", "score.scorer: expected one of 'local', 'official', 'both'"),
     ("data.image_size", 3.5, "data.image_size: expected int, got float"),
     ("bogus", 1, "bogus: unknown key"),
+    ("executor.kind", "slurm", "executor.kind: 'slurm' unknown; choose from local"),
+    ("executor.workers", 0, "executor.workers: must be an integer ≥ 1 or 'auto', got 0"),
+    ("executor.workers", 4096, "executor.workers: 4096 workers × 1 thread(s) (compute.threads) "
+                               "need 4096 cores; this machine has"),
+    ("compute.threads", 0, "compute.threads: must be an integer ≥ 1, got 0"),
+    ("compute.precision", "fp8", "compute.precision: 'fp8' unknown"),
 ])
 def test_bad_param_is_named(dotted, value, message):
     with pytest.raises(UserError) as err:
@@ -67,6 +73,17 @@ def test_stage_exits_non_zero_with_one_line_and_writes_nothing(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: unlearn.methods: unknown method 'magic'; registered: "
         + ", ".join(sorted(__import__("unlearn.methods", fromlist=["x"]).available_methods()))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_too_many_workers_stop_the_unlearning_stage_before_it_runs(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change("executor.workers", 4096)))
+    proc = subprocess.run([sys.executable, "-m", "stages.unlearn", "finetune"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("error: executor.workers: 4096 workers")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 

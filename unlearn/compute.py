@@ -12,6 +12,7 @@ default stays plain fp32 and bit-for-bit deterministic while a GPU gets the fast
 - channels_last: NHWC weights and activations, which cuDNN and oneDNN convolve faster.
 - cudnn_benchmark: let cuDNN time its algorithms per shape (CUDA only; nondeterministic).
 - compile: torch.compile the model (opt-in: minutes of compiling, needs a C++ compiler).
+- fused_optimizer: Adam / SGD as one fused kernel (unlearn.train.make_optimizer).
 - eval_batch_size: images per forward pass when collecting logits.
 """
 import contextlib
@@ -21,7 +22,8 @@ import torch
 from .errors import UserError
 
 DEFAULTS = {"threads": 1, "precision": "auto", "channels_last": "auto",
-            "cudnn_benchmark": "auto", "compile": False, "eval_batch_size": 1024}
+            "cudnn_benchmark": "auto", "compile": False, "fused_optimizer": True,
+            "eval_batch_size": 1024}
 PRECISIONS = ("fp32", "bf16", "auto")
 
 
@@ -41,8 +43,9 @@ def check_compute(cfg, where="compute"):
     for key in ("channels_last", "cudnn_benchmark"):
         if cfg[key] not in (True, False, "auto"):
             raise UserError(f"{where}.{key}: must be true, false or auto, got {cfg[key]!r}")
-    if not isinstance(cfg["compile"], bool):
-        raise UserError(f"{where}.compile: must be true or false, got {cfg['compile']!r}")
+    for key in ("compile", "fused_optimizer"):
+        if not isinstance(cfg[key], bool):
+            raise UserError(f"{where}.{key}: must be true or false, got {cfg[key]!r}")
     return cfg
 
 
@@ -72,6 +75,19 @@ def prepare_model(model, cfg):
     if cfg["compile"]:
         model.compile()  # in place: state_dict keys stay those of the plain model
     return model
+
+
+@contextlib.contextmanager
+def scope(cfg, device):
+    """Precision and optimiser options for the models trained and run inside the block."""
+    from . import train
+    saved = dict(train.OPTIMIZER_OPTIONS)
+    train.OPTIMIZER_OPTIONS["fused"] = cfg["fused_optimizer"]
+    try:
+        with autocast(cfg, device):
+            yield
+    finally:
+        train.OPTIMIZER_OPTIONS.update(saved)
 
 
 def autocast(cfg, device):

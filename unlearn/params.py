@@ -73,7 +73,8 @@ SCHEMA = {
     "device": str,
     "executor": {"kind": str, "workers": (int, str)},
     "compute": {"threads": int, "precision": str, "channels_last": (bool, str),
-                "cudnn_benchmark": (bool, str), "compile": bool, "eval_batch_size": int},
+                "cudnn_benchmark": (bool, str), "compile": bool, "fused_optimizer": bool,
+                "eval_batch_size": int},
     "generate": {
         "seed": int, "out": str,
         "families": {"train": int, "val": int, "test": int},
@@ -101,7 +102,7 @@ SCHEMA = {
 OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
             "executor": {"kind", "workers"},
             "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
-                        "eval_batch_size"}}
+                        "fused_optimizer", "eval_batch_size"}}
 
 
 def _validate(value, schema, key, optional=()):

@@ -53,7 +53,7 @@ def run_unlearning(method, cfg, original_state, splits, *, seed, device, num_cla
                          train_recipe=train_recipe or {})
     _sync(device)
     start = time.perf_counter()
-    with compute.autocast(fast, device):
+    with compute.scope(fast, device):
         model = spec.fn(model, ctx, cfg)
         _sync(device)
         seconds = time.perf_counter() - start

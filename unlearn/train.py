@@ -47,11 +47,19 @@ def batch(split, index, device, augment="none", generator=None):
     return x.to(device, non_blocking=True), split.labels[index].to(device, non_blocking=True)
 
 
+# Options every optimiser made here gets; set for a block by unlearn.compute.scope.
+# fused: one kernel over all parameters instead of ~6 passes per tensor; the optimiser
+# step was ~40 % of a 16-px ResNet-18 training step on the CPU (torch.profiler).
+OPTIMIZER_OPTIONS = {"fused": False}
+
+
 def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):
+    extra = {"fused": True} if OPTIMIZER_OPTIONS["fused"] else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **extra)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                               **extra)
     raise ValueError(f"optimizer {name!r} unknown; choose adam or sgd")
 
 

@@ -1,0 +1,42 @@
+"""Run a benchmark and put its output into README.md between markers, never by hand.
+
+    python bench/to_readme.py NAME [--code] -- python bench/train.py --sizes 16 32 128
+
+replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` with a line
+naming the command, the date and the machine, then the command's standard output
+(in a code block with --code).
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def replace_section(text, name, body):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        sys.exit(f"{README}: markers {begin} / {end} not found")
+    head, rest = text.split(begin, 1)
+    return head + begin + "\n" + body.rstrip() + "\n" + rest[rest.index(end):]
+
+
+def main():
+    args = sys.argv[1:]
+    if "--" not in args or args.index("--") not in (1, 2) or len(args) < 3:
+        sys.exit(__doc__)
+    name, code, command = args[0], args[1] == "--code", args[args.index("--") + 1:]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    if code:
+        out = "```\n" + out.rstrip() + "\n```\n"
+    shown = " ".join(c if c != sys.executable else "python" for c in command)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    header = f"Output of `{shown}` on {time.strftime('%Y-%m-%d')}, {cores} cores:\n"
+    README.write_text(replace_section(README.read_text(), name, header + "\n" + out))
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
