@@ -43,6 +43,11 @@ def test_shipped_params_are_valid():
     ("unlearn.finetune.lrr", 0.1, "unlearn.finetune.lrr: unknown key"),
     ("score.scorer", "mine", "score.scorer: expected one of 'local', 'official', 'both'"),
     ("data.image_size", 3.5, "data.image_size: expected int, got float"),
+    ("score.bootstrap.resamples", 0, "score.bootstrap.resamples: must be >= 1, got 0"),
+    ("score.bootstrap.resamples", 1.5, "score.bootstrap.resamples: expected int, got float"),
+    ("score.bootstrap.level", 1.0, "score.bootstrap.level: must lie strictly between 0 and 1"),
+    ("score.bootstrap.level", -0.5, "score.bootstrap.level: must lie strictly between 0 and 1"),
+    ("score.bootstrap.min_runs", 1, "score.bootstrap.min_runs: must be >= 2, got 1"),
     ("bogus", 1, "bogus: unknown key"),
 ])
 def test_bad_param_is_named(dotted, value, message):
