@@ -78,21 +78,27 @@ def eps_histogram_figure(eps, scorers, methods):
             ax = axes[row][col]
             shares = bucket_shares(eps[scorer][method], edges)
             if ref is not None and method != "retrain":
-                ax.bar(x - 0.2, shares, width=0.4, color=_METHOD_COLOUR, label=method)
+                ax.bar(x - 0.2, shares, width=0.4, color=_METHOD_COLOUR, label="method")
                 ax.bar(x + 0.2, bucket_shares(ref, edges), width=0.4, color=_RETRAIN_COLOUR,
-                       label="retrain")
+                       label="retrain (calibration)")
             else:
                 ax.bar(x, shares, width=0.6, color=_RETRAIN_COLOUR if method == "retrain"
-                       else _METHOD_COLOUR, label=method)
+                       else _METHOD_COLOUR)
             ax.set_ylim(0, 1)
             ax.set_yticks([0, 0.5, 1])
             ax.tick_params(labelsize=7)
-            ax.legend(fontsize=7, loc="upper right", frameon=False)
+            if col == 0:
+                ax.set_ylabel(method, fontsize=8)
             if row == 0:
                 ax.set_title(title, fontsize=9)
             if row == len(methods) - 1:
                 ax.set_xticks(x)
                 ax.set_xticklabels(labels, rotation=90, fontsize=6)
                 ax.set_xlabel("ε bucket (lower edge)", fontsize=8)
-    fig.supylabel("share of forget examples", fontsize=8)
+    handles, labels = next(((h, lab) for ax in axes.flat
+                            for h, lab in [ax.get_legend_handles_labels()] if h), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="outside upper center", ncols=2, fontsize=8,
+                   frameon=False)
+    fig.supylabel("share of forget examples per ε bucket", fontsize=8)
     return fig
