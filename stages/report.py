@@ -107,8 +107,9 @@ def uncertainty(rows, reps, level):
         i_ref = names.index("retrain")
         f_ref = rows[i_ref][key]
         out[f"{key}_vs_retrain"] = [r[key] / f_ref if f_ref > 0 else None for r in rows]
-        out[f"{key}_vs_retrain_ci"] = [
-            bootstrap.ratio_interval(reps[key][i], reps[key][i_ref], level) for i in range(len(rows))]
+        out[f"{key}_vs_retrain_ci"] = [bootstrap.ratio_interval(reps[key][i], reps[key][i_ref],
+                                                                level)
+                                       for i in range(len(rows))]
     return out
 
 
@@ -237,22 +238,27 @@ def render_report(rows, unc, na, level, params):
         text += f"Intervals: {na}; every interval reads n/a.\n\n"
     else:
         boot = params["score"]["bootstrap"]
-        text += (f"Scores read `value [low, high]`: a {level:.0%} percentile bootstrap interval "
-                 f"over {boot['resamples']} resamples (seed {boot['seed']}) of the unlearning "
-                 f"runs, the reference models, the local scorer's noise and the forget examples. "
-                 f"{SHIFTED} = the point estimate lay outside the percentile interval, which was "
-                 f"widened to include it: the score is biased under resampling at this N.\n\n")
+        text += (f"Scores read `value [low, high]`: a {level * 100:g}% percentile bootstrap "
+                 f"interval over {boot['resamples']} resamples (seed {boot['seed']}) of the "
+                 f"unlearning runs, the reference models, the local scorer's noise and the "
+                 f"forget examples.")
+        if any(r.get("ci_extended") for r in rows):
+            text += (f" {SHIFTED} = the point estimate lay outside the percentile interval, "
+                     f"which was widened to include it: the score is biased under resampling "
+                     f"at this N.")
+        text += "\n\n"
     text += render_table(rows) + "\n\n"
     if unc is not None:
         text += ("## How sure is the ranking\n\n"
                  f"From the same paired resamples (replicate b of every method draws the same "
-                 f"runs, reference models and examples). Rank interval: the central {level:.0%} "
-                 f"of each method's rank. P(best method): share of resamples in which it has the "
-                 f"best score of the methods (calibration rows `original`, `retrain` excluded). "
-                 f"P(beats next row): share in which it scores above the row below; `tied` "
-                 f"unless that share is at least {(1 + level) / 2:.3g}, and rows sharing a group "
-                 f"letter are not told apart. F / F retrain: forget quality relative to "
-                 f"retraining, what perfect unlearning looks like on this data.\n\n"
+                 f"runs, reference models and examples). Rank interval: the central "
+                 f"{level * 100:g}% of each method's rank. P(best method): share of resamples "
+                 f"in which it has the best score of the methods (calibration rows `original`, "
+                 f"`retrain` excluded). P(beats next row): share in which it scores above the "
+                 f"row below; `tied` unless that share is at least {(1 + level) / 2:.3g}, and "
+                 f"rows sharing a group letter are not told apart. F / F retrain: forget "
+                 f"quality relative to retraining, what perfect unlearning looks like on this "
+                 f"data.\n\n"
                  + render_uncertainty(rows, unc, level) + "\n\n")
     text += ("## Pictures\n\n"
              "![Scores with their intervals](plots/scores_ci.png)\n\n"

@@ -73,6 +73,15 @@ def local_test_size(test_size, n_runs):
     return None if n_runs >= 10 else 2  # an int is a count for StratifiedShuffleSplit
 
 
+def _score_replicates(f_reps, draws, run_acc, ref_acc, resample_refs):
+    try:
+        return bootstrap.score_replicates(f_reps, draws, run_acc["retain"], run_acc["test"],
+                                          ref_acc["retain"], ref_acc["test"],
+                                          resample_refs=resample_refs)
+    except ValueError as e:
+        raise UserError(f"score.bootstrap: {e}") from None
+
+
 def add_intervals(m, replicates, boot):
     """`<name>_ci` for every score that has replicates (widened to hold the point estimate,
     listed in `ci_extended` when that was needed), or null and `ci_na` when there are none."""
@@ -148,9 +157,8 @@ def main(argv=None):
                 noise_divisor=local["noise_divisor"], delta=local["delta"],
                 n_splits=local["n_splits"], test_size=local_test_size(local["test_size"], n))
             replicates["local_forget_quality"] = f_reps
-            replicates["local_score"] = bootstrap.score_replicates(
-                f_reps, draws, run_acc["retain"], run_acc["test"], ref_acc["retain"][:1],
-                ref_acc["test"][:1], resample_refs=False)
+            replicates["local_score"] = _score_replicates(
+                f_reps, draws, run_acc, {k: v[:1] for k, v in ref_acc.items()}, False)
 
     if cfg["scorer"] in ("official", "both"):
         if len(refs) != n:
@@ -170,9 +178,8 @@ def main(argv=None):
             f_reps = official_quality_replicates(u_conf, r_conf, draws,
                                                  delta=cfg["official"]["delta"])
             replicates["official_forget_quality"] = f_reps
-            replicates["official_score"] = bootstrap.score_replicates(
-                f_reps, draws, run_acc["retain"], run_acc["test"], ref_acc["retain"],
-                ref_acc["test"], resample_refs=True)
+            replicates["official_score"] = _score_replicates(f_reps, draws, run_acc, ref_acc,
+                                                             True)
 
     primary = "local" if cfg["scorer"] in ("local", "both") else "official"
     m["forget_quality"] = m[f"{primary}_forget_quality"]

@@ -55,7 +55,8 @@ def test_weighted_means_and_score_replicates_by_hand():
                                  1.0 * (0.6 / 0.75) * (0.4 / 0.6)])
     fixed = bootstrap.score_replicates([0.5, 1.0], d, [0.8, 0.4], [0.6, 0.2], [0.5], [0.4],
                                        resample_refs=False)
-    assert fixed == pytest.approx([0.5 * (0.8 / 0.5) * (0.6 / 0.4), 1.0 * (0.6 / 0.5) * (0.4 / 0.4)])
+    assert fixed == pytest.approx([0.5 * (0.8 / 0.5) * (0.6 / 0.4),
+                                   1.0 * (0.6 / 0.5) * (0.4 / 0.4)])
 
 
 def test_prob_beats_separated_identical_and_ties():

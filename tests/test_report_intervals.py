@@ -56,7 +56,7 @@ def test_rank_uncertainty_in_summary_and_report(ws):
     assert s["finetune"]["p_best"] + s["neggrad"]["p_best"] == pytest.approx(1.0)
     # identical runs: every resample ties, so each is best half the time and neither is ahead
     assert s["finetune"]["p_best"] == pytest.approx(0.5)
-    i = rows.index("finetune") if rows.index("finetune") < rows.index("neggrad") else rows.index("neggrad")
+    i = min(rows.index("finetune"), rows.index("neggrad"))      # the upper of the twins
     assert s[rows[i]]["p_beats_next"] == 0.5 and s[rows[i]]["group"] == s[rows[i + 1]]["group"]
     # original is far behind: resolved, a group of its own
     assert s[rows[-2]]["p_beats_next"] >= 0.975 and s["original"]["group"] > s[rows[-2]]["group"]
@@ -65,7 +65,15 @@ def test_rank_uncertainty_in_summary_and_report(ws):
     lo, hi = s["finetune"]["forget_quality_vs_retrain_ci"]
     assert 0 <= lo <= hi
     text = (ws / "metrics/report.md").read_text()
-    assert re.search(r"\| (finetune|neggrad) \| \w+ \| \d \| \d–\d \| 0\.50 \| 0\.50 tied \|", text)
+    twin_row = r"\| (finetune|neggrad) \| \w+ \| \d \| \d–\d \| 0\.50 \| 0\.50 tied \|"
+    assert re.search(twin_row, text)
+
+
+def test_a_widened_interval_is_marked():
+    row = {"scorer": "both", "local_score": 0.5, "score_ci": [0.1, 0.5], "ci_extended": ["score"]}
+    assert report._cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]†"
+    row["ci_extended"] = []
+    assert report._cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]"
 
 
 def test_scores_csv_has_the_bounds(ws):

@@ -50,7 +50,7 @@ def scores_figure(panels, level: float):
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.set_ylim(-0.7, len(rows) - 0.3)
-    fig.suptitle(f"Point estimates (dots) and {level:.0%} bootstrap intervals (bars)",
+    fig.suptitle(f"Point estimates (dots) and {level * 100:g}% bootstrap intervals (bars)",
                  fontsize=10)
     return fig
 
