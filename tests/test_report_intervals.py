@@ -2,14 +2,12 @@
 a small synthetic workspace (tests/score_workspace.py): four methods, N = 6 runs, 200 resamples."""
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 import score_workspace
-from stages import report
+from stages import report, score
 from unlearn.errors import UserError
 
 CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
@@ -117,16 +115,15 @@ def test_replicates_from_different_settings_are_refused(tmp_path):
         report.main.__wrapped__()
 
 
-def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path):
+def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
     """(the other bad values: tests/test_params.py)"""
     root = score_workspace.make(tmp_path, methods=("original",), resamples=20)
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["score"]["bootstrap"]["resamples"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(p))
-    proc = subprocess.run([sys.executable, "-m", "stages.score", "original"], cwd=root,
-                          env={"PYTHONPATH": str(score_workspace.ROOT), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
+    with score_workspace.inside(root), pytest.raises(SystemExit) as exit_:
+        score.main(["original"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
         "error: score.bootstrap.resamples: must be >= 1, got 0"]
-    assert not (root / "metrics/original.json").exists()
+    assert not (root / "metrics").joinpath("original.json").exists()
