@@ -26,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/metric.py
+	$(VENV)/bin/python bench/bootstrap.py
 
 clean-venv:
 	rm -rf $(VENV)

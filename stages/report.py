@@ -1,14 +1,26 @@
-"""Stage: gather metrics/<method>.json of every method into metrics/summary.json, a
-Markdown table metrics/report.md (a row per method, best score first) and
-metrics/plots/scores.csv (the bar plot comparing methods in `dvc plots`)."""
+"""Stage: gather what the score stages wrote for every method into metrics/summary.json, a
+Markdown report metrics/report.md (a row per method, best score first, every score with its
+interval, then how sure the ranking is), metrics/plots/scores.csv (the DVC bar plot, with the
+interval bounds) and two static images the report shows: metrics/plots/scores_ci.png and
+metrics/plots/eps_hist.png.
+
+Reads only files the score stages write: metrics/<method>.json, metrics/bootstrap/<method>.json
+(the per-replicate values, paired across methods) and metrics/eps/<method>.csv.
+"""
+import csv
 import json
 from pathlib import Path
 
-from stages.common import entry_point, load_params
-from unlearn.atomic import write_json, write_text
-from unlearn.errors import UserError
+import numpy as np
 
-COLUMNS = [  # (metrics key, table header, format)
+from stages.common import entry_point, load_params
+from unlearn import bootstrap, figures
+from unlearn.atomic import write_bytes, write_json, write_text
+from unlearn.errors import UserError
+from unlearn.scoring import official_bucket_count
+
+CALIBRATION = figures.CALIBRATION
+COLUMNS = [  # (metrics key, table header, format, scale)
     ("retain_acc", "RA %", "{:.2f}", 100), ("forget_acc", "FA %", "{:.2f}", 100),
     ("test_acc", "TA %", "{:.2f}", 100), ("local_forget_quality", "F local", "{:.4f}", 1),
     ("local_score", "score local", "{:.4f}", 1),
@@ -17,6 +29,37 @@ COLUMNS = [  # (metrics key, table header, format)
     ("nomus", "NoMUS", "{:.3f}", 1), ("unlearn_seconds", "seconds", "{:.1f}", 1),
     ("cost_ratio", "cost ratio", "{:.3f}", 1),
 ]
+# the local scorer's interval lives under the primary names when it is the primary scorer
+CI_OF = {"local_forget_quality": "forget_quality", "local_score": "score",
+         "official_forget_quality": "official_forget_quality", "official_score": "official_score"}
+SHIFTED = "†"
+
+
+def _read_json(path, stage):
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: missing; run the score stage for {stage!r}")
+    return json.loads(path.read_text())
+
+
+def _ci_key(row, key):
+    if key.startswith("local_") and row["scorer"] == "official":
+        return None
+    return CI_OF.get(key)
+
+
+def _cell(row, key, fmt, scale):
+    if key not in row:
+        return "–"
+    text = fmt.format(row[key] * scale)
+    ci_key = _ci_key(row, key)
+    if ci_key is None or f"{ci_key}_ci" not in row:
+        return text
+    ci = row[f"{ci_key}_ci"]
+    if ci is None:
+        return text + " n/a"
+    mark = SHIFTED if ci_key in row.get("ci_extended", ()) else ""
+    return f"{text} [{fmt.format(ci[0] * scale)}, {fmt.format(ci[1] * scale)}]{mark}"
 
 
 def render_table(rows):
@@ -26,7 +69,7 @@ def render_table(rows):
     for r in rows:
         cells = []
         for key, _, fmt, scale in cols:
-            cell = fmt.format(r[key] * scale) if key in r else "–"
+            cell = _cell(r, key, fmt, scale)
             if key == "cost_ratio" and r.get("over_cost_limit"):
                 cell += " ⚠"
             cells.append(cell)
@@ -36,39 +79,193 @@ def render_table(rows):
     return "\n".join(lines)
 
 
+def load_replicates(rows):
+    """[M, B] replicate arrays per score name, in table order, or (None, reason)."""
+    files = [_read_json(f"metrics/bootstrap/{r['method']}.json", r["method"]) for r in rows]
+    na = next((f["na"] for f in files if f.get("na")), None)
+    if na:
+        return None, na
+    same = ("seed", "resamples", "n_runs", "n_reference", "n_examples", "scorer")
+    for f in files[1:]:
+        diff = [k for k in same if f.get(k) != files[0].get(k)]
+        if diff:
+            raise UserError(f"metrics/bootstrap/{f['method']}.json: {diff[0]} differs from "
+                            f"{files[0]['method']}'s, so replicates don't pair; rerun the score "
+                            f"stages with one params.yaml")
+    names = set.intersection(*(set(f["replicates"]) for f in files))
+    return {k: np.array([f["replicates"][k] for f in files]) for k in names}, None
+
+
+def uncertainty(rows, reps, level):
+    """Per method (table order): rank interval, P(best), P(beats next), group, F / F_retrain."""
+    names = [r["method"] for r in rows]
+    out = bootstrap.rank_summary(reps["score"], [m in CALIBRATION for m in names], level)
+    out["rank"] = [int(x) for x in bootstrap.ranks(np.array([[r["score"]] for r in rows]))[:, 0]]
+    for key in ("forget_quality", "official_forget_quality"):
+        if key not in reps or "retrain" not in names:
+            continue
+        i_ref = names.index("retrain")
+        f_ref = rows[i_ref][key]
+        out[f"{key}_vs_retrain"] = [r[key] / f_ref if f_ref > 0 else None for r in rows]
+        out[f"{key}_vs_retrain_ci"] = [bootstrap.ratio_interval(reps[key][i], reps[key][i_ref],
+                                                                level)
+                                       for i in range(len(rows))]
+    return out
+
+
+def _fmt_ratio(value, ci):
+    if value is None:
+        return "n/a (F retrain = 0)"
+    if ci is None:
+        return f"{value:.2f} n/a"
+    lo = "–" if ci[0] is None else f"{ci[0]:.2f}"
+    hi = "∞" if ci[1] is None else f"{ci[1]:.2f}"
+    return f"{value:.2f} [{lo}, {hi}]"
+
+
+def render_uncertainty(rows, unc, level):
+    group_names = [chr(ord("A") + g % 26) + ("" if g < 26 else str(g // 26)) for g in unc["group"]]
+    has_ratio = "forget_quality_vs_retrain" in unc
+    lines = ["| method | group | rank | rank interval | P(best method) | P(beats next row) |"
+             + (" F / F retrain |" if has_ratio else ""),
+             "|---|---|---|---|---|---|" + ("---|" if has_ratio else "")]
+    for i, r in enumerate(rows):
+        p_best = "calibration" if unc["p_best"][i] is None else f"{unc['p_best'][i]:.2f}"
+        p_next = unc["p_beats_next"][i]
+        if p_next is None:
+            vs = "–"
+        else:
+            vs = f"{p_next:.2f} " + ("ahead" if unc["group"][i + 1] != unc["group"][i] else "tied")
+        lo, hi = unc["rank_ci"][i]
+        cells = [r["method"], group_names[i], str(unc["rank"][i]), f"{lo}–{hi}", p_best, vs]
+        if has_ratio:
+            cells.append(_fmt_ratio(unc["forget_quality_vs_retrain"][i],
+                                    unc["forget_quality_vs_retrain_ci"][i]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def read_eps(method):
+    path = Path(f"metrics/eps/{method}.csv")
+    if not path.is_file():
+        raise UserError(f"{path}: missing; run the score stage for {method!r}")
+    with path.open() as f:
+        table = list(csv.DictReader(f))
+    return {k.removeprefix("epsilon_"): np.array([float(row[k]) for row in table])
+            for k in (table[0] if table else {}) if k.startswith("epsilon_")}
+
+
+def eps_figure(rows):
+    eps = {}
+    for r in rows:
+        for scorer, values in read_eps(r["method"]).items():
+            eps.setdefault(scorer, {})[r["method"]] = values
+    scorers = []
+    if "local" in eps:      # the local scorer's 13 bins (SPEC 4.2); >= 6 earns the least
+        scorers.append(("local", np.arange(13) * 0.5, "local scorer ε"))
+    if "official" in eps:   # the official buckets; >= the last edge earns 0
+        n_b = official_bucket_count(max(2, rows[0]["n_runs"]))
+        scorers.append(("official", np.arange(n_b + 1) * 0.5, "official metric ε"))
+    methods = [m for m in ("retrain",) if any(m in eps[s] for s, *_ in scorers)]
+    methods += [r["method"] for r in rows if r["method"] != "retrain"]
+    return figures.eps_histogram_figure(eps, scorers, methods)
+
+
+def scores_png(rows, level):
+    panels = []
+    for key, title in (("local_score", "score (local scorer)"),
+                       ("official_score", "score (official metric)")):
+        if all(key in r for r in rows):
+            ci_key = _ci_key(rows[0], key)
+            panels.append((title, [(r["method"], r[key], r.get(f"{ci_key}_ci")) for r in rows]))
+    return figures.png_bytes(figures.scores_figure(panels, level))
+
+
 @entry_point
 def main():
     params = load_params()
-    rows = []
-    for method in params["unlearn"]["methods"]:
-        path = Path(f"metrics/{method}.json")
-        if not path.is_file():
-            raise UserError(f"{path}: missing; run the score stage for {method!r}")
-        rows.append(json.loads(path.read_text()))
+    level = params["score"]["bootstrap"]["level"]
+    rows = [_read_json(f"metrics/{m}.json", m) for m in params["unlearn"]["methods"]]
     rows.sort(key=lambda r: r["score"], reverse=True)
+    reps, na = load_replicates(rows)
+    unc = uncertainty(rows, reps, level) if reps is not None else None
     first = rows[0]
     summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
-               "n_reference": first["n_reference"],
-               "methods": {r["method"]: {k: r[k] for k in ("score", "forget_quality",
-                                                           "retain_acc", "test_acc",
-                                                           "cost_ratio")} for r in rows}}
+               "n_reference": first["n_reference"], "ci_level": level, "ci_na": na,
+               "order": [r["method"] for r in rows], "methods": {}}
+    for i, r in enumerate(rows):
+        entry = {k: r[k] for k in ("score", "forget_quality", "retain_acc", "test_acc",
+                                   "cost_ratio")}
+        entry.update({k: r.get(k) for k in ("score_ci", "forget_quality_ci")})
+        if unc is not None:
+            for k, values in unc.items():
+                entry[k] = values[i]
+        summary["methods"][r["method"]] = entry
+    report = render_report(rows, unc, na, level, params)
+    lines = ["method,score,score_low,score_high,forget_quality,forget_quality_low,"
+             "forget_quality_high,retain_acc,test_acc"]
+    for r in rows:
+        cells = [r["method"]]
+        for key in ("score", "forget_quality"):
+            ci = r.get(f"{key}_ci")
+            cells += [f"{r[key]:.6f}"] + ([f"{b:.6f}" for b in ci] if ci else ["", ""])
+        cells += [f"{r['retain_acc']:.6f}", f"{r['test_acc']:.6f}"]
+        lines.append(",".join(cells))
+    scores_image = scores_png(rows, level)
+    eps_image = figures.png_bytes(eps_figure(rows))
+    # everything is computed: write (an error above leaves the old outputs as they were)
     write_json("metrics/summary.json", summary)
+    write_text("metrics/report.md", report)
+    write_text("metrics/plots/scores.csv", "\n".join(lines) + "\n")
+    write_bytes("metrics/plots/scores_ci.png", scores_image)
+    write_bytes("metrics/plots/eps_hist.png", eps_image)
+    print(report)
+
+
+def render_report(rows, unc, na, level, params):
+    first = rows[0]
     cost_limit = params["score"]["cost_limit"]
+    primary = ("local (study, SPEC §4.2)" if first["scorer"] != "official"
+               else "official (SPEC §4.1)")
     text = (f"# Unlearning report\n\n"
-            f"Scorer: {first['scorer']} (rows sorted by `score`, the "
-            f"{'local (study, SPEC §4.2)' if first['scorer'] != 'official' else 'official (SPEC §4.1)'} score); "
+            f"Scorer: {first['scorer']} (rows sorted by `score`, the {primary} score); "
             f"N = {first['n_runs']} unlearning runs per method, {first['n_reference']} reference "
             f"retrained model(s).\n"
             f"Test accuracy (TA) is on the `{first['test_split']}` CSV; model selection used the "
             f"`{first['val_split']}` CSV. FA = forget-set accuracy. "
-            f"⚠ = slower than {cost_limit:g} × retraining time (the competition's limit).\n\n"
-            + render_table(rows) + "\n")
-    write_text("metrics/report.md", text)
-    lines = ["method,score,forget_quality,retain_acc,test_acc"] + [
-        f"{r['method']},{r['score']:.6f},{r['forget_quality']:.6f},{r['retain_acc']:.6f},"
-        f"{r['test_acc']:.6f}" for r in rows]
-    write_text("metrics/plots/scores.csv", "\n".join(lines) + "\n")
-    print(text)
+            f"⚠ = slower than {cost_limit:g} × retraining time (the competition's limit).\n\n")
+    if na:
+        text += f"Intervals: {na}; every interval reads n/a.\n\n"
+    else:
+        boot = params["score"]["bootstrap"]
+        text += (f"Scores read `value [low, high]`: a {level * 100:g}% percentile bootstrap "
+                 f"interval over {boot['resamples']} resamples (seed {boot['seed']}) of the "
+                 f"unlearning runs, the reference models, the local scorer's noise and the "
+                 f"forget examples.")
+        if any(r.get("ci_extended") for r in rows):
+            text += (f" {SHIFTED} = the point estimate lay outside the percentile interval, "
+                     f"which was widened to include it: the score is biased under resampling "
+                     f"at this N.")
+        text += "\n\n"
+    text += render_table(rows) + "\n\n"
+    if unc is not None:
+        text += ("## How sure is the ranking\n\n"
+                 f"From the same paired resamples (replicate b of every method draws the same "
+                 f"runs, reference models and examples). Rank interval: the central "
+                 f"{level * 100:g}% of each method's rank. P(best method): share of resamples "
+                 f"in which it has the best score of the methods (calibration rows `original`, "
+                 f"`retrain` excluded). P(beats next row): share in which it scores above the "
+                 f"row below; `tied` unless that share is at least {(1 + level) / 2:.3g}, and "
+                 f"rows sharing a group letter are not told apart. F / F retrain: forget "
+                 f"quality relative to retraining, what perfect unlearning looks like on this "
+                 f"data.\n\n"
+                 + render_uncertainty(rows, unc, level) + "\n\n")
+    text += ("## Pictures\n\n"
+             "![Scores with their intervals](plots/scores_ci.png)\n\n"
+             "Per-example ε by bucket, each method beside the retrained calibration "
+             "(further right earns fewer points):\n\n"
+             "![Per-example epsilon histograms](plots/eps_hist.png)\n")
+    return text
 
 
 if __name__ == "__main__":

@@ -9,6 +9,13 @@ FIRST reference model; `official` is the competition metric (SPEC §4.1) against
 reference models, which needs as many reference seeds as unlearning seeds. `forget_quality`
 and `score` hold the local scorer's values unless only `official` is asked for; the
 `scorer` field says which.
+
+Intervals (score.bootstrap, unlearn/bootstrap.py): each score gets `<name>_ci` = [low, high],
+a percentile interval over replicates that redraw the runs, the reference models (official),
+the noise draw (local) and the forget examples. The replicate values themselves go to
+metrics/bootstrap/<method>.json for the report, which pairs them across methods (same seed,
+same draws) to rank the methods. With fewer runs than score.bootstrap.min_runs there is no
+interval: `<name>_ci` is null and `ci_na` says why.
 """
 import argparse
 import json
@@ -22,7 +29,11 @@ from stages.common import entry_point, load_params
 from unlearn.atomic import write_json, write_text
 from unlearn.errors import UserError
 from unlearn.train import accuracy
-from unlearn import scoring
+from unlearn import bootstrap, scoring
+from unlearn.bootstrap_local import local_quality_replicates
+from unlearn.bootstrap_official import official_quality_replicates
+
+CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
 
 
 def _load(path):
@@ -62,6 +73,38 @@ def local_test_size(test_size, n_runs):
     return None if n_runs >= 10 else 2  # an int is a count for StratifiedShuffleSplit
 
 
+def _score_replicates(f_reps, draws, run_acc, ref_acc, resample_refs):
+    try:
+        return bootstrap.score_replicates(f_reps, draws, run_acc["retain"], run_acc["test"],
+                                          ref_acc["retain"], ref_acc["test"],
+                                          resample_refs=resample_refs)
+    except ValueError as e:
+        raise UserError(f"score.bootstrap: {e}") from None
+
+
+def add_intervals(m, replicates, boot):
+    """`<name>_ci` for every score that has replicates (widened to hold the point estimate,
+    listed in `ci_extended` when that was needed), or null and `ci_na` when there are none."""
+    m["ci_level"] = boot["level"]
+    if replicates is None:
+        m["ci_na"] = (f"n/a: N = {m['n_runs']} runs, fewer than score.bootstrap.min_runs = "
+                      f"{boot['min_runs']}")
+        for name in CI_NAMES:
+            if name in m:
+                m[f"{name}_ci"] = None
+        return
+    m["ci_extended"] = []
+    for name in CI_NAMES:
+        if name in m:
+            try:
+                m[f"{name}_ci"], extended = bootstrap.percentile_interval(
+                    replicates[name], boot["level"], m[name])
+            except ValueError as e:
+                raise UserError(f"{name}: no interval ({e})") from None
+            if extended:
+                m["ci_extended"].append(name)
+
+
 @entry_point
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
@@ -86,6 +129,13 @@ def main(argv=None):
     m["reference_retain_acc"], m["reference_test_acc"] = (float(np.mean(ref_acc["retain"])),
                                                           float(np.mean(ref_acc["test"])))
     eps_columns = {}
+    boot = cfg["bootstrap"]
+    draws = None
+    if n >= boot["min_runs"]:
+        draws = bootstrap.draw(boot["seed"], boot["resamples"], n, len(refs),
+                               len(labels["forget"]))
+    replicates = {}
+    run_acc = {split: _acc(U[split], labels[split]) for split in ("retain", "test")}
 
     if cfg["scorer"] in ("local", "both"):
         local = cfg["local"]
@@ -101,6 +151,14 @@ def main(argv=None):
             m["local_forget_quality"], m["retain_acc"], m["test_acc"],
             ref_acc["retain"][0], ref_acc["test"][0])
         eps_columns["local"] = eps
+        if draws is not None:
+            f_reps = local_quality_replicates(
+                u_stats, refs[0]["logits"]["forget"].double().numpy(), draws,
+                noise_divisor=local["noise_divisor"], delta=local["delta"],
+                n_splits=local["n_splits"], test_size=local_test_size(local["test_size"], n))
+            replicates["local_forget_quality"] = f_reps
+            replicates["local_score"] = _score_replicates(
+                f_reps, draws, run_acc, {k: v[:1] for k, v in ref_acc.items()}, False)
 
     if cfg["scorer"] in ("official", "both"):
         if len(refs) != n:
@@ -116,10 +174,20 @@ def main(argv=None):
         m["official_score"] = scoring.final_score(f, m["retain_acc"], m["test_acc"],
                                                   m["reference_retain_acc"], m["reference_test_acc"])
         eps_columns["official"] = eps
+        if draws is not None:
+            f_reps = official_quality_replicates(u_conf, r_conf, draws,
+                                                 delta=cfg["official"]["delta"])
+            replicates["official_forget_quality"] = f_reps
+            replicates["official_score"] = _score_replicates(f_reps, draws, run_acc, ref_acc,
+                                                             True)
 
     primary = "local" if cfg["scorer"] in ("local", "both") else "official"
     m["forget_quality"] = m[f"{primary}_forget_quality"]
     m["score"] = m[f"{primary}_score"]
+    if draws is not None:
+        replicates["forget_quality"] = replicates[f"{primary}_forget_quality"]
+        replicates["score"] = replicates[f"{primary}_score"]
+    add_intervals(m, replicates if draws is not None else None, boot)
 
     nomus = [scoring.nomus(acc, scoring.per_example_cross_entropy(U["forget"][i].double().numpy(), labels["forget"].numpy()),
                            scoring.per_example_cross_entropy(U["test"][i].double().numpy(), labels["test"].numpy()))
@@ -133,6 +201,12 @@ def main(argv=None):
     m["over_cost_limit"] = bool(m["cost_ratio"] > cfg["cost_limit"])
 
     write_json(f"metrics/{method}.json", m)
+    write_json(f"metrics/bootstrap/{method}.json", {
+        "method": method, "seed": boot["seed"], "resamples": boot["resamples"],
+        "n_runs": n, "n_reference": len(refs), "n_examples": len(labels["forget"]),
+        "scorer": cfg["scorer"], "na": m.get("ci_na"),
+        "replicates": {k: [float(x) for x in replicates[k]]
+                       for k in CI_NAMES if k in replicates}})
     header = "example," + ",".join(f"epsilon_{k}" for k in eps_columns)
     rows = [",".join([str(i)] + [f"{eps_columns[k][i]:.6g}" for k in eps_columns])
             for i in range(len(labels["forget"]))]

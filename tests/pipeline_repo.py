@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", "dvc_templates", ".gitignore"]
 
 # Small enough for seconds per stage; large enough that every stage has real work.
 TINY = {
@@ -66,16 +66,19 @@ def edit_params(repo, **overrides):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+REPORT_DEPS_PER_METHOD = ("metrics/{}.json", "metrics/bootstrap/{}.json", "metrics/eps/{}.csv")
+
+
 def sync_report_deps(repo, methods):
-    """List metrics/<method>.json of exactly `methods` as the report stage's deps
-    (what a user does in dvc.yaml after changing unlearn.methods)."""
+    """List the score outputs of exactly `methods` (REPORT_DEPS_PER_METHOD) as the report
+    stage's deps (what a user does in dvc.yaml after changing unlearn.methods)."""
     path = Path(repo) / "dvc.yaml"
     lines = path.read_text().splitlines(keepends=True)
     start = next(i for i, l in enumerate(lines) if l.startswith("  report:"))
     kept = [l for i, l in enumerate(lines)
-            if not (i > start and re.match(r"\s+- metrics/[a-z_]+\.json$", l))]
+            if not (i > start and re.match(r"\s+- metrics/((bootstrap|eps)/)?[a-z_]+\.(json|csv)$", l))]
     at = next(i for i, l in enumerate(kept) if i > start and "- stages/report.py" in l) + 1
-    kept[at:at] = [f"      - metrics/{m}.json\n" for m in methods]
+    kept[at:at] = [f"      - {d.format(m)}\n" for m in methods for d in REPORT_DEPS_PER_METHOD]
     path.write_text("".join(kept))
 
 

@@ -11,8 +11,26 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def test_report_depends_on_every_listed_method():
+    from pipeline_repo import REPORT_DEPS_PER_METHOD
     deps = {d for d in DVC["stages"]["report"]["deps"] if d.startswith("metrics/")}
-    assert deps == {f"metrics/{m}.json" for m in PARAMS["unlearn"]["methods"]}
+    assert deps == {d.format(m) for m in PARAMS["unlearn"]["methods"]
+                    for d in REPORT_DEPS_PER_METHOD}
+
+
+def test_report_reads_what_the_score_stage_writes():
+    score = DVC["stages"]["score"]["do"]
+    written = [next(iter(o)) if isinstance(o, dict) else o
+               for o in score.get("outs", []) + score.get("metrics", [])]
+    from pipeline_repo import REPORT_DEPS_PER_METHOD
+    assert sorted(written) == sorted(d.format("${item}") for d in REPORT_DEPS_PER_METHOD)
+
+
+def test_report_images_are_outputs_and_image_plots():
+    outs = [next(iter(o)) for o in DVC["stages"]["report"]["outs"]]
+    images = [p for p in DVC["plots"] if isinstance(p, str) and p.endswith(".png")]
+    assert images and set(images) <= set(outs)
+    scores = next(p["scores"] for p in DVC["plots"] if isinstance(p, dict) and "scores" in p)
+    assert (ROOT / scores["template"]).is_file()
 
 
 def test_every_registered_method_runs_by_default_with_a_params_section():

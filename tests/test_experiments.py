@@ -52,7 +52,7 @@ def test_exp_run_commit_and_compare_two_commits(repo):
     html = (repo / "dvc_plots/index.html").read_text()
     assert "HEAD~1" in html and "HEAD" in html
     plots = json.loads(dvc(repo, "plots", "diff", "HEAD~1", "HEAD", "--json").stdout)["data"]
-    assert "metrics/eps/finetune.csv" in plots
+    assert "metrics/plots/eps_hist.png" in plots and "metrics/plots/scores_ci.png" in plots
     rows = plots["scores"][0]["content"]["data"]["values"]
     by = {(r["rev"], r["method"]): {k: v for k, v in r.items() if k != "rev"} for r in rows}
     assert by[("HEAD~1", "original")] == by[("HEAD", "original")]

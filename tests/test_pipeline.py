@@ -41,6 +41,9 @@ def test_full_run_leaves_status_clean_and_a_report(repo):
                     "cost_ratio"):
             assert key in m, (method, key)
         assert m["n_runs"] == 3
+        assert m["score_ci"] is None and "min_runs" in m["ci_na"]   # N = 3: too few for one
+    assert "every interval reads n/a" in report
+    assert (repo / "metrics/plots/eps_hist.png").read_bytes().startswith(b"\x89PNG")
     summary = json.loads((repo / "metrics/summary.json").read_text())
     assert set(summary["methods"]) == {"original", "retrain", "finetune"}
     assert (repo / "models/unlearned/finetune/model.pt").is_file()

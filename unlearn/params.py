@@ -96,6 +96,7 @@ SCHEMA = {
                   "test_size": Optional(float)},
         "official": {"delta": float},
         "cost_limit": float,
+        "bootstrap": {"resamples": int, "level": float, "seed": int, "min_runs": int},
     },
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
@@ -123,6 +124,18 @@ def _validate(value, schema, key, optional=()):
         raise UserError(f"{key}: expected {_describe(schema)}, got {type(value).__name__} {value!r}")
 
 
+def _check_bootstrap(boot):
+    """Ranges the types can't say: a bootstrap needs at least one resample, a level strictly
+    inside (0, 1), and at least two runs to tell them apart."""
+    if boot["resamples"] < 1:
+        raise UserError(f"score.bootstrap.resamples: must be >= 1, got {boot['resamples']}")
+    if not 0 < boot["level"] < 1:
+        raise UserError(f"score.bootstrap.level: must lie strictly between 0 and 1 "
+                        f"(e.g. 0.95), got {boot['level']}")
+    if boot["min_runs"] < 2:
+        raise UserError(f"score.bootstrap.min_runs: must be >= 2, got {boot['min_runs']}")
+
+
 def validate_params(params, source="params.yaml"):
     """Check the whole params mapping; return it unchanged when it is valid."""
     if not isinstance(params, dict):
@@ -140,6 +153,8 @@ def validate_params(params, source="params.yaml"):
     from .executor import check_executor
     compute_cfg = check_compute(params.get("compute"))
     check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
+    if params.get("score"):
+        _check_bootstrap(params["score"]["bootstrap"])
     unlearn = params.get("unlearn")
     if unlearn:
         from .methods import available_methods, method_config

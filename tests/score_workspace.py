@@ -1,0 +1,95 @@
+"""A throw-away workspace holding what the score stage reads (runs' and reference models'
+logits, timings) for a few methods of known quality, so the score and report stages can run
+in-process in a fraction of a second, without DVC or training."""
+import copy
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"forget": 30, "retain": 40, "test": 30, "val": 20}
+CLASSES = 4
+# how far each method's forget logits sit from the retrained models' (0 = the same distribution)
+SHIFT = {"original": 4.0, "retrain": 0.0, "finetune": 1.5, "neggrad": 1.5}
+
+
+def _labels(rng):
+    return {split: torch.as_tensor(rng.integers(0, CLASSES, n)) for split, n in SIZES.items()}
+
+
+def _logits(rng, labels, n_models, forget_shift, scale=1.0):
+    """[n_models, S, C] per split: the true class 1.0 above the rest plus noise; forget rows
+    `forget_shift` higher still (a model that remembers its forget set)."""
+    out = {}
+    for split, y in labels.items():
+        x = rng.normal(0, scale, (n_models, len(y), CLASSES))
+        x[:, np.arange(len(y)), y.numpy()] += 1.0 + (forget_shift if split == "forget" else 0.0)
+        out[split] = torch.as_tensor(x, dtype=torch.float32)
+    return out
+
+
+def params(n_runs, methods, resamples=200, scorer="both", min_runs=5, **bootstrap):
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p = copy.deepcopy(p)
+    p["unlearn"]["methods"] = list(methods)
+    p["unlearn"]["seeds"] = list(range(n_runs))
+    p["retrain"]["seeds"] = list(range(1, n_runs + 1))
+    p["score"]["scorer"] = scorer
+    p["score"]["bootstrap"].update(resamples=resamples, min_runs=min_runs, **bootstrap)
+    return p
+
+
+def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None, **params_kw):
+    """Write params.yaml, models/ and timing files for `methods` under root; same_as
+    {method: other} gives a method exactly the runs of another one."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    labels = _labels(rng)
+    p = params(n_runs, methods, **params_kw)
+    (root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    for k in p["retrain"]["seeds"]:
+        d = root / f"models/retrained/seed_{k}"
+        d.mkdir(parents=True)
+        logits = {s: v[0] for s, v in _logits(rng, labels, 1, 0.0).items()}
+        torch.save({"logits": logits, "labels": labels}, d / "logits.pt")
+        t = root / f"metrics/train/retrained_{k}.timing.json"
+        t.parent.mkdir(parents=True, exist_ok=True)
+        t.write_text(json.dumps({"seconds": 10.0}))
+    made = {}
+    for m in methods:
+        d = root / f"models/unlearned/{m}"
+        d.mkdir(parents=True)
+        s = (shift or SHIFT)[m]
+        twin = (same_as or {}).get(m)
+        made[m] = made[twin] if twin else _logits(rng, labels, n_runs, s)
+        torch.save({"logits": made[m], "labels": labels, "seeds": p["unlearn"]["seeds"]},
+                   d / "runs.pt")
+        t = root / f"metrics/timing/{m}.json"
+        t.parent.mkdir(parents=True, exist_ok=True)
+        t.write_text(json.dumps({"seconds": [1.0] * n_runs}))
+    return root
+
+
+@contextmanager
+def inside(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield Path(path)
+    finally:
+        os.chdir(old)
+
+
+def score_and_report(root, methods=None):
+    """Run the score stage for every method, then the report, in-process under root."""
+    from stages import report, score
+    with inside(root):
+        methods = methods or yaml.safe_load(Path("params.yaml").read_text())["unlearn"]["methods"]
+        for m in methods:
+            score.main([m])
+        report.main()
