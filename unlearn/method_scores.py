@@ -1,0 +1,169 @@
+"""Score one method's N runs against the reference retrained models, with intervals.
+
+The scoring stage (stages/score.py) reads the files and writes the outputs; everything
+between is here, so a benchmark (bench/power.py) can score any subset of runs the same
+way. Scorers: `local` is the study's Kaggle scorer against the FIRST reference model;
+`official` is the competition metric against all reference models (docs in README,
+"Scores"). Intervals (unlearn/bootstrap.py): each score gets `<name>_ci` = [low, high]
+over replicates that redraw the runs, the reference models (official), the noise draw
+(local) and the forget examples; with fewer runs than `min_runs` it is null and `ci_na`
+says why.
+"""
+import numpy as np
+import torch
+
+from . import bootstrap, scoring
+from .bootstrap_local import local_quality_replicates
+from .bootstrap_official import official_quality_replicates
+from .errors import UserError
+from .train import accuracy
+
+CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
+
+
+def _acc(logits, labels):
+    return [accuracy(run, labels) for run in logits]
+
+
+def diverged_runs(logits):
+    """Runs whose model produced a non-finite logit on any split (the method diverged)."""
+    bad = torch.zeros(len(next(iter(logits.values()))), dtype=torch.bool)
+    for value in logits.values():
+        bad |= ~torch.isfinite(value).flatten(1).all(1)
+    return int(bad.sum())
+
+
+def sanitize(logits):
+    """A diverged run is scored as what it is, a model that knows nothing: its non-finite
+    logits become 0 (a uniform prediction). The run still counts; `diverged_runs` says so."""
+    return {split: torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0)
+            for split, value in logits.items()}
+
+
+def local_test_size(test_size, n_runs):
+    """The notebook's StratifiedShuffleSplit default (10% test) needs N ≥ 10 runs per side to
+    leave one test example of each side; below that, `null` takes the smallest share that
+    does (2 of the 2N pooled values). An explicit share is used as given."""
+    if test_size is not None:
+        return test_size
+    return None if n_runs >= 10 else 2  # an int is a count for StratifiedShuffleSplit
+
+
+def _score_replicates(f_reps, draws, run_acc, ref_acc, resample_refs):
+    try:
+        return bootstrap.score_replicates(f_reps, draws, run_acc["retain"], run_acc["test"],
+                                          ref_acc["retain"], ref_acc["test"],
+                                          resample_refs=resample_refs)
+    except ValueError as e:
+        raise UserError(f"score.bootstrap: {e}") from None
+
+
+def add_intervals(m, replicates, boot):
+    """`<name>_ci` for every score that has replicates (widened to hold the point estimate,
+    listed in `ci_extended` when that was needed), or null and `ci_na` when there are none."""
+    m["ci_level"] = boot["level"]
+    if replicates is None:
+        m["ci_na"] = (f"n/a: N = {m['n_runs']} runs, fewer than score.bootstrap.min_runs = "
+                      f"{boot['min_runs']}")
+        for name in CI_NAMES:
+            if name in m:
+                m[f"{name}_ci"] = None
+        return
+    m["ci_extended"] = []
+    for name in CI_NAMES:
+        if name in m:
+            try:
+                m[f"{name}_ci"], extended = bootstrap.percentile_interval(
+                    replicates[name], boot["level"], m[name])
+            except ValueError as e:
+                raise UserError(f"{name}: no interval ({e})") from None
+            if extended:
+                m["ci_extended"].append(name)
+
+
+
+
+def score_runs(method, run_logits, labels, refs, cfg):
+    """Metrics (dict) and bootstrap replicates (dict or None) of one method.
+
+    run_logits: split -> [N, S, C] tensor of the N runs; labels: split -> [S];
+    refs: one {"logits": split -> [S, C], "labels": ...} per reference model;
+    cfg: the `score` params section.
+    """
+    U, labels, diverged = sanitize(run_logits), labels, diverged_runs(run_logits)
+    n = len(next(iter(run_logits.values())))
+    m = {"method": method, "n_runs": n, "diverged_runs": diverged, "n_reference": len(refs),
+         "scorer": cfg["scorer"]}
+    for split in ("retain", "forget", "test", "val"):
+        m[f"{split}_acc"] = float(np.mean(_acc(U[split], labels[split])))
+    ref_acc = {s: [accuracy(r["logits"][s], r["labels"][s]) for r in refs] for s in ("retain", "test")}
+    m["reference_retain_acc"], m["reference_test_acc"] = (float(np.mean(ref_acc["retain"])),
+                                                          float(np.mean(ref_acc["test"])))
+    eps_columns = {}
+    boot = cfg["bootstrap"]
+    draws = None
+    if n >= boot["min_runs"]:
+        draws = bootstrap.draw(boot["seed"], boot["resamples"], n, len(refs),
+                               len(labels["forget"]))
+    replicates = {}
+    run_acc = {split: _acc(U[split], labels[split]) for split in ("retain", "test")}
+
+    if cfg["scorer"] in ("local", "both"):
+        local = cfg["local"]
+        u_stats = scoring.local_statistic(U["forget"].double().numpy())
+        std = scoring.local_noise_std(u_stats, local["noise_divisor"])
+        r_stats = scoring.noisy_retrained_statistics(refs[0]["logits"]["forget"].double().numpy(),
+                                                     n, std, local["noise_seed"])
+        eps = scoring.local_epsilons(u_stats, r_stats, delta=local["delta"],
+                                     n_splits=local["n_splits"],
+                                     test_size=local_test_size(local["test_size"], n))
+        m["local_forget_quality"] = scoring.local_forget_quality(eps)
+        m["local_score"] = scoring.final_score(
+            m["local_forget_quality"], m["retain_acc"], m["test_acc"],
+            ref_acc["retain"][0], ref_acc["test"][0])
+        eps_columns["local"] = eps
+        if draws is not None:
+            f_reps = local_quality_replicates(
+                u_stats, refs[0]["logits"]["forget"].double().numpy(), draws,
+                noise_divisor=local["noise_divisor"], delta=local["delta"],
+                n_splits=local["n_splits"], test_size=local_test_size(local["test_size"], n))
+            replicates["local_forget_quality"] = f_reps
+            replicates["local_score"] = _score_replicates(
+                f_reps, draws, run_acc, {k: v[:1] for k, v in ref_acc.items()}, False)
+
+    if cfg["scorer"] in ("official", "both"):
+        if len(refs) != n:
+            raise UserError(f"retrain.seeds: the official scorer needs as many reference models "
+                            f"as unlearning runs (unlearn.seeds), got {len(refs)} vs {n}")
+        y = labels["forget"].numpy()
+        u_conf = scoring.logit_scaled_confidence(U["forget"].double().numpy(), y)
+        r_conf = scoring.logit_scaled_confidence(
+            np.stack([r["logits"]["forget"].double().numpy() for r in refs]), y)
+        f, eps = scoring.official_forget_quality(u_conf, r_conf, delta=cfg["official"]["delta"],
+                                                 return_epsilons=True)
+        m["official_forget_quality"] = f
+        m["official_score"] = scoring.final_score(f, m["retain_acc"], m["test_acc"],
+                                                  m["reference_retain_acc"], m["reference_test_acc"])
+        eps_columns["official"] = eps
+        if draws is not None:
+            f_reps = official_quality_replicates(u_conf, r_conf, draws,
+                                                 delta=cfg["official"]["delta"])
+            replicates["official_forget_quality"] = f_reps
+            replicates["official_score"] = _score_replicates(f_reps, draws, run_acc, ref_acc,
+                                                             True)
+
+    primary = "local" if cfg["scorer"] in ("local", "both") else "official"
+    m["forget_quality"] = m[f"{primary}_forget_quality"]
+    m["score"] = m[f"{primary}_score"]
+    if draws is not None:
+        replicates["forget_quality"] = replicates[f"{primary}_forget_quality"]
+        replicates["score"] = replicates[f"{primary}_score"]
+    add_intervals(m, replicates if draws is not None else None, boot)
+
+    nomus = [scoring.nomus(acc, scoring.per_example_cross_entropy(U["forget"][i].double().numpy(), labels["forget"].numpy()),
+                           scoring.per_example_cross_entropy(U["test"][i].double().numpy(), labels["test"].numpy()))
+             for i, acc in enumerate(_acc(U["test"], labels["test"]))]
+    m["mia"] = float(np.mean([x["mia"] for x in nomus]))
+    m["nomus"] = float(np.mean([x["nomus"] for x in nomus]))
+
+    return m, (replicates if draws is not None else None), eps_columns
