@@ -73,7 +73,7 @@ def sync_report_deps(repo, methods):
     lines = path.read_text().splitlines(keepends=True)
     start = next(i for i, l in enumerate(lines) if l.startswith("  report:"))
     kept = [l for i, l in enumerate(lines)
-            if not (i > start and re.match(r"\s+- metrics/[a-z_]+\.json$", l))]
+            if not (i > start and re.match(r"\s+- metrics/[a-z0-9_]+\.json$", l))]
     at = next(i for i, l in enumerate(kept) if i > start and "- stages/report.py" in l) + 1
     kept[at:at] = [f"      - metrics/{m}.json\n" for m in methods]
     path.write_text("".join(kept))
