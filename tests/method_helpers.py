@@ -19,3 +19,14 @@ def rand_split(n, g, px=16, classes=8):
     return Split(torch.randint(0, 256, (n, 3, px, px), dtype=torch.uint8, generator=g),
                  torch.randint(0, classes, (n,), generator=g), [f"i{i}" for i in range(n)],
                  ["p"] * n)
+
+
+def make_ctx(seed=0, n_retain=32, n_forget=8, n_val=8, px=8, classes=4, data_seed=None):
+    """An UnlearnContext on the CPU over random splits (data drawn from data_seed, else
+    seed + 1000, so the data does not depend on the run's generator)."""
+    from unlearn.methods import UnlearnContext
+    g = torch.Generator().manual_seed(seed + 1000 if data_seed is None else data_seed)
+    return UnlearnContext(retain=rand_split(n_retain, g, px, classes),
+                          forget=rand_split(n_forget, g, px, classes),
+                          val=rand_split(n_val, g, px, classes),
+                          device=torch.device("cpu"), seed=seed, num_classes=classes)

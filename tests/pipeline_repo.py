@@ -76,7 +76,7 @@ def sync_report_deps(repo, methods):
     lines = path.read_text().splitlines(keepends=True)
     start = next(i for i, l in enumerate(lines) if l.startswith("  report:"))
     kept = [l for i, l in enumerate(lines)
-            if not (i > start and re.match(r"\s+- metrics/((bootstrap|eps)/)?[a-z_]+\.(json|csv)$", l))]
+            if not (i > start and re.match(r"\s+- metrics/((bootstrap|eps)/)?[a-z0-9_]+\.(json|csv)$", l))]
     at = next(i for i, l in enumerate(kept) if i > start and "- stages/report.py" in l) + 1
     kept[at:at] = [f"      - {d.format(m)}\n" for m in methods for d in REPORT_DEPS_PER_METHOD]
     path.write_text("".join(kept))

@@ -1,5 +1,7 @@
 """neggrad_plus (Kurmanji et al. 2023): the L2-to-θ_0 term and its gradient, the α
-combination, BatchNorm statistics frozen, a two-step reference run; runner smoke run."""
+combination, two-step reference runs in both BatchNorm modes (train: the ResNet default;
+eval: frozen statistics, the small-scale preset), the defaults, no divergence on a
+ResNet-18 whose retain set leaves a short tail batch; runner smoke run."""
 import copy
 
 import pytest
@@ -11,7 +13,8 @@ from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: 
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.model import build_model
 from unlearn.runner import run_unlearning
-from unlearn.train import batch, paired_batches
+from unlearn.loops import even_paired_batches
+from unlearn.train import batch
 
 
 def make_ctx(seed, n_retain, n_forget):
@@ -42,22 +45,20 @@ def test_loss_combination():
     assert got.item() == pytest.approx(0.95 * (2.0 + 0.5) - 0.05 * 3.0)
 
 
-def test_two_steps_match_reference_and_bn_frozen():
+@pytest.mark.parametrize("bn_mode", ["train", "eval"])
+def test_two_steps_match_reference(bn_mode):
     seed, bs, lr, wd, alpha = 1, 8, 0.2, 5.0, 0.8   # large wd: the L2 term moves step 2
     ctx = make_ctx(seed, n_retain=2 * bs, n_forget=5)
     original = tiny_model(seed=2)
     cfg = method_config("neggrad_plus", {"lr": lr, "momentum": 0.0, "weight_decay": wd,
-                                         "alpha": alpha, "batch_size": bs})
+                                         "alpha": alpha, "batch_size": bs,
+                                         "bn_mode": bn_mode})
     model = ngp.neggrad_plus(copy.deepcopy(original), ctx, cfg)
 
-    # BatchNorm running statistics (and the batch counter) untouched
-    for (name, b), b0 in zip(model.named_buffers(), original.buffers()):
-        assert torch.equal(b, b0), name
-
-    # reference: eval mode, explicit formula, plain gradient steps
-    ref = copy.deepcopy(original).eval()
+    # reference: the same batches, explicit formula, plain gradient steps, same BN mode
+    ref = copy.deepcopy(original).train(bn_mode == "train")
     theta0 = [p.detach().clone() for p in ref.parameters()]
-    for r, f in paired_batches(2 * bs, 5, bs, torch.Generator().manual_seed(seed)):
+    for r, f in even_paired_batches(2 * bs, 5, bs, torch.Generator().manual_seed(seed)):
         x_r, y_r = batch(ctx.retain, r, CPU)
         x_f, y_f = batch(ctx.forget, f, CPU)
         l2 = wd / 2 * sum(((p - p0) ** 2).sum() for p, p0 in zip(ref.parameters(), theta0))
@@ -71,12 +72,46 @@ def test_two_steps_match_reference_and_bn_frozen():
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
     moved = max((p - p0).abs().max().item() for p, p0 in zip(model.parameters(), theta0))
     assert moved > 1e-3
+    # BatchNorm running statistics: updated as the reference's in train mode, untouched in eval
+    for (name, b), b_ref, b0 in zip(model.named_buffers(), ref.buffers(), original.buffers()):
+        torch.testing.assert_close(b, b_ref, msg=name)
+        assert torch.equal(b, b0) == (bn_mode == "eval"), name
 
 
-def test_defaults():
+def test_defaults_are_the_resnet_setting():
     cfg = method_config("neggrad_plus", {})
-    got = (cfg["alpha"], cfg["lr"], cfg["momentum"], cfg["weight_decay"], cfg["epochs"])
-    assert got == (0.95, 0.01, 0.9, 5e-4, 1)
+    got = (cfg["alpha"], cfg["lr"], cfg["momentum"], cfg["weight_decay"], cfg["bn_mode"],
+           cfg["epochs"])
+    assert got == (0.9999, 0.01, 0.0, 0.0, "train", 1)
+
+
+def test_default_does_not_diverge_with_a_short_tail_batch(monkeypatch):
+    """135 retain images = 2 × 64 + 7: a 7-image batch in train mode is what wrecked the
+    default data's runs; even batches (45 each) keep every step's loss bounded."""
+    g = torch.Generator().manual_seed(0)
+    ctx = UnlearnContext(retain=rand_split(135, g, px=16, classes=8),
+                         forget=rand_split(10, g, px=16, classes=8), val=rand_split(4, g),
+                         device=CPU, seed=0, num_classes=8)
+    torch.manual_seed(0)
+    model = build_model(8)
+    retain_sizes, losses = [], []
+    real_batch, real_loss = ngp.batch, ngp.neggrad_plus_loss
+
+    def spy_batch(split, index, *args):
+        if split is ctx.retain:
+            retain_sizes.append(len(index))
+        return real_batch(split, index, *args)
+
+    def spy_loss(retain_ce, forget_ce, l2, alpha):
+        losses.append(retain_ce.item())
+        return real_loss(retain_ce, forget_ce, l2, alpha)
+
+    monkeypatch.setattr(ngp, "batch", spy_batch)
+    monkeypatch.setattr(ngp, "neggrad_plus_loss", spy_loss)
+    ngp.neggrad_plus(model, ctx, method_config("neggrad_plus", {}))
+    assert retain_sizes == [45, 45, 45]                 # even batches, no 7-image tail
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert max(losses) < 10.0                           # CE over 8 classes starts near 2.1
 
 
 def test_runner_smoke_resnet18():
@@ -90,4 +125,5 @@ def test_runner_smoke_resnet18():
     assert all(torch.isfinite(v).all() for v in result.logits.values())
     after = result.model.state_dict()
     assert not torch.equal(after["fc.weight"], state["fc.weight"])
-    assert torch.equal(after["bn1.running_mean"], state["bn1.running_mean"])
+    # train mode (the default): BatchNorm running statistics follow the batches
+    assert not torch.equal(after["bn1.running_mean"], state["bn1.running_mean"])

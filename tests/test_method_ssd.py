@@ -56,10 +56,17 @@ def test_dampen_rule_on_hand_made_importances():
         model.weight.copy_(torch.tensor([[2.0, -4.0, 8.0]]))
     i_f = {"weight": torch.tensor([[1.0, 30.0, 0.0]])}
     i_ref = {"weight": torch.tensor([[1.0, 2.0, 0.0]])}
-    frac = ssd_mod.dampen(model, i_f, i_ref, alpha=10.0, lam=1.0)
+    shares = ssd_mod.dampen(model, i_f, i_ref, alpha=10.0, lam=1.0)
     # 1 ≤ 10·1: kept;  30 > 10·2: scaled by 2/30;  0 > 0 false: kept (no 0/0)
     assert torch.equal(model.weight, torch.tensor([[2.0, -4.0 * (1.0 * 2.0 / 30.0), 8.0]]))
-    assert frac == pytest.approx(1 / 3)
+    assert shares == pytest.approx({"selected_share": 1 / 3, "dampened_share": 1 / 3,
+                                    "mean_dampening_factor": 2 / 30})
+    # selected but clamped at 1 (λ·I_ref/I_f ≥ 1): selected, not dampened
+    shares = ssd_mod.dampen(torch.nn.Linear(2, 1, bias=False),
+                            {"weight": torch.tensor([[30.0, 30.0]])},
+                            {"weight": torch.tensor([[2.0, 1.0]])}, alpha=10.0, lam=20.0)
+    assert shares == pytest.approx({"selected_share": 1.0, "dampened_share": 0.5,
+                                    "mean_dampening_factor": 20 / 30})
     i_ref = {"weight": torch.tensor([[1.0, 0.0, 0.0]])}
     ssd_mod.dampen(model, {"weight": torch.tensor([[0.0, 5.0, 0.0]])}, i_ref, 10.0, 1.0)
     assert model.weight[0, 1].item() == 0.0        # I_ref = 0 < I_f: weight zeroed, no NaN
@@ -107,3 +114,25 @@ def test_runner_smoke_resnet18():
     after = result.model.state_dict()
     changed = sum(int((after[k] != v).sum()) for k, v in state.items())
     assert changed > 0
+
+
+def test_run_records_what_it_dampened():
+    """ctx.stats: the share of parameter elements scaled down and their mean factor,
+    equal to a recount on the weights; a rule that selects nothing reports 0 and 1.0."""
+    ctx = make_ctx()
+    original = tiny_model()
+    model = run_ssd(copy.deepcopy(original), ctx, alpha=1.0, lam=0.5)
+    after = torch.cat([p.detach().flatten() for p in model.parameters()]).double()
+    before = torch.cat([p.detach().flatten() for p in original.parameters()]).double()
+    changed = after != before                # a zero weight stays 0: never counted as changed
+    assert before[changed].abs().min() > 0
+    assert ctx.stats["dampened_share"] == pytest.approx(changed.double().mean().item())
+    assert ctx.stats["mean_dampening_factor"] == pytest.approx(
+        (after[changed] / before[changed]).mean().item(), rel=1e-4)
+    assert 0 < ctx.stats["dampened_share"] < 1
+
+    ctx = make_ctx()
+    ctx.forget = ctx.retain                  # I_f = I_ref: nothing exceeds α·I_ref at α = 1
+    model = run_ssd(copy.deepcopy(original), ctx, alpha=1.0)
+    assert ctx.stats == {"dampened_share": 0.0, "mean_dampening_factor": 1.0}
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), original.parameters()))

@@ -116,6 +116,22 @@ def test_mufac_preset_is_the_studys_setting_and_validates(params_copy, apply):
     assert "would change 0 value(s)" in again.stdout
 
 
+@pytest.mark.parametrize("preset, method, want", [
+    ("neggrad_plus_small_scale.yaml", "neggrad_plus",
+     {"alpha": 0.95, "bn_mode": "eval", "weight_decay": 0.1, "momentum": 0.0, "epochs": 10}),
+    ("neggrad_choi_na.yaml", "neggrad",
+     {"lam": 1.0, "optimizer": "sgd", "lr": 0.001, "momentum": 0.0, "weight_decay": 0.0,
+      "epochs": 2}),
+])
+def test_method_presets_apply_and_validate(params_copy, apply, preset, method, want):
+    from unlearn.methods import method_config
+    proc = apply(ROOT / "presets" / preset, "--params", params_copy)
+    assert proc.returncode == 0, proc.stderr
+    after = validate_params(yaml.safe_load(params_copy.read_text()))
+    cfg = method_config(method, after["unlearn"][method])
+    assert {k: cfg[k] for k in want} == want
+
+
 def test_set_applies_after_the_preset_and_check_writes_nothing(params_copy, tmp_path, apply):
     original = params_copy.read_bytes()
     root = tmp_path / "elsewhere" / "custom_korean_family_dataset_resolution_128"

@@ -7,7 +7,14 @@ Every method has one signature:
 
 `model` is a fresh copy of the original model on ctx.device (train it in place or
 return another); `cfg` is the validated `unlearn.<name>` params section with defaults
-filled in; all randomness comes from ctx.generator / ctx.seed.
+filled in; all randomness comes from ctx.generator / ctx.seed. A method may record
+per-run diagnostics as plain floats in `ctx.stats` (e.g. ssd's share of dampened
+parameters), which the runner carries into the run's outputs.
+
+Value constraints: `register(name, ..., checks={key: check})` with checks from
+unlearn.checks (fractions, non-negative numbers, known layer names ...). `method_config`
+applies them when params are validated, before any stage runs, so a bad value is the
+one-line error `unlearn.<name>.<key>: <what is wrong>`.
 """
 import importlib
 import pkgutil
@@ -25,6 +32,7 @@ class MethodSpec:
     fn: callable
     defaults: dict
     source_file: str
+    checks: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -38,6 +46,7 @@ class UnlearnContext:
     arch: str = "resnet18"
     train_recipe: dict = field(default_factory=dict)  # the original model's recipe
     generator: torch.Generator = None
+    stats: dict = field(default_factory=dict)   # per-run diagnostics, plain floats
 
     def __post_init__(self):
         if self.generator is None:
@@ -54,12 +63,19 @@ class UnlearnContext:
 REGISTRY: dict = {}
 
 
-def register(name, **defaults):
+def register(name, checks=None, **defaults):
+    """Register `fn` under `name`; keyword defaults are its params schema, `checks` maps
+    some of those keys to value checks (unlearn.checks)."""
+    checks = dict(checks or {})
+    unknown = set(checks) - set(defaults)
+    if unknown:
+        raise ValueError(f"method {name!r}: checks for unknown keys {sorted(unknown)}")
+
     def decorate(fn):
         if name in REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
         import inspect
-        REGISTRY[name] = MethodSpec(name, fn, defaults, inspect.getsourcefile(fn))
+        REGISTRY[name] = MethodSpec(name, fn, defaults, inspect.getsourcefile(fn), checks)
         return fn
     return decorate
 
@@ -111,4 +127,10 @@ def method_config(name, section, where=None):
                             f"got {type(value).__name__} {value!r}")
     cfg = dict(spec.defaults)
     cfg.update(section)
+    for key, check in spec.checks.items():
+        if cfg[key] is None and spec.defaults[key] is None:
+            continue                     # an optional key left unset
+        problem = check(cfg[key])
+        if problem:
+            raise UserError(f"{where}.{key}: {problem}")
     return {k: float(v) if isinstance(spec.defaults[k], float) else v for k, v in cfg.items()}

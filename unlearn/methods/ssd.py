@@ -7,6 +7,11 @@ for every parameter element,
     if I_f > α·I_ref:  θ ← min(λ·I_ref / I_f, 1)·θ      else θ unchanged.
 No gradient step is taken; BatchNorm running statistics are untouched (they are buffers).
 
+Diagnostics (ctx.stats, per run): `dampened_share`, the share of parameter elements whose
+value the rule changed (factor < 1 on a non-zero weight), and `mean_dampening_factor`,
+the mean factor over those elements (1.0 when none). A run with share 0 returned the
+original model unchanged.
+
 Defaults are the study's: reference = retain set, α = 10, λ = 0.1. Foster et al.'s
 setting (ResNet-18, CIFAR) uses the full training set as reference and λ = 1:
     unlearn:
@@ -25,7 +30,7 @@ Departures:
 import torch
 
 from . import register
-from ..errors import UserError
+from ..checks import at_least, non_negative, one_of
 from ..data import Split
 from ..importance import FORMS, combine, importances
 
@@ -33,16 +38,14 @@ REFERENCES = ("retain", "train")
 
 
 @register("ssd", alpha=10.0, lam=0.1, reference="retain", importance="per_example",
-          batch_size=64, chunk_size=64)
+          batch_size=64, chunk_size=64,
+          checks={"alpha": non_negative, "lam": non_negative,
+                  "reference": one_of(*REFERENCES), "importance": one_of(*FORMS),
+                  "batch_size": at_least(1), "chunk_size": at_least(1)})
 def ssd(model, ctx, cfg):
-    if cfg["reference"] not in REFERENCES:
-        raise UserError(f"ssd.reference {cfg['reference']!r} unknown; choose from {REFERENCES}")
-    if cfg["importance"] not in FORMS:
-        raise UserError(f"ssd.importance {cfg['importance']!r} unknown; choose from {FORMS}")
-    if cfg["alpha"] < 0 or cfg["lam"] < 0:
-        raise UserError("ssd: alpha and lam must be ≥ 0")
     i_f, i_ref = ssd_importances(model, ctx, cfg)
-    dampen(model, i_f, i_ref, cfg["alpha"], cfg["lam"])
+    shares = dampen(model, i_f, i_ref, cfg["alpha"], cfg["lam"])
+    ctx.stats.update({k: shares[k] for k in ("dampened_share", "mean_dampening_factor")})
     return model
 
 
@@ -64,8 +67,11 @@ def ssd_importances(model, ctx, cfg):
 
 @torch.no_grad()
 def dampen(model, i_f, i_ref, alpha, lam):
-    """Apply SSD's rule in place; return the fraction of parameter elements selected."""
-    selected_total, total = 0, 0
+    """Apply SSD's rule in place. Returns {"selected_share": share of elements with
+    I_f > α·I_ref, "dampened_share": share whose value it changed (factor < 1 on a
+    non-zero weight), "mean_dampening_factor": mean factor over those (1.0 if none)},
+    over the elements that have importances."""
+    selected_total, dampened_total, factor_sum, total = 0, 0, 0.0, 0
     for name, p in model.named_parameters():
         if name not in i_f:          # frozen (requires_grad=False): no importance, untouched
             continue
@@ -76,7 +82,12 @@ def dampen(model, i_f, i_ref, alpha, lam):
         safe_f = torch.where(selected, f, torch.ones_like(f))
         factor = torch.where(selected, torch.clamp(lam * ref / safe_f, max=1.0),
                              torch.ones_like(f))
+        dampened = (factor < 1) & (p != 0)    # values the rule actually changes
         p.mul_(factor)
         selected_total += int(selected.sum())
+        dampened_total += int(dampened.sum())
+        factor_sum += float(factor[dampened].double().sum())
         total += selected.numel()
-    return selected_total / max(total, 1)
+    return {"selected_share": selected_total / max(total, 1),
+            "dampened_share": dampened_total / max(total, 1),
+            "mean_dampening_factor": factor_sum / dampened_total if dampened_total else 1.0}
