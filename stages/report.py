@@ -222,6 +222,20 @@ def main():
     print(report)
 
 
+def render_diagnostics(rows):
+    """Methods' own per-run diagnostics (mean over runs), e.g. how much of the model ssd
+    dampened: a method that changed nothing shows as such."""
+    with_stats = [r for r in rows if r.get("method_stats")]
+    if not with_stats:
+        return ""
+    lines = ["## Method diagnostics\n", "Means over the N runs of what each method recorded "
+             "about itself (`method_stats` in metrics/<method>.json).\n",
+             "| method | diagnostic | mean |", "|---|---|---|"]
+    for r in with_stats:
+        lines += [f"| {r['method']} | {k} | {v:.4g} |" for k, v in sorted(r["method_stats"].items())]
+    return "\n".join(lines) + "\n\n"
+
+
 def render_report(rows, unc, na, level, params):
     first = rows[0]
     cost_limit = params["score"]["cost_limit"]
@@ -260,6 +274,7 @@ def render_report(rows, unc, na, level, params):
                  f"quality relative to retraining, what perfect unlearning looks like on this "
                  f"data.\n\n"
                  + render_uncertainty(rows, unc, level) + "\n\n")
+    text += render_diagnostics(rows)
     text += ("## Pictures\n\n"
              "![Scores with their intervals](plots/scores_ci.png)\n\n"
              "Per-example ε by bucket, each method beside the retrained calibration "

@@ -59,6 +59,10 @@ def main(argv=None):
     n, labels, boot = m["n_runs"], runs["labels"], cfg["bootstrap"]
     replicates = replicates or {}
 
+    stats = runs.get("stats") or []
+    keys = sorted({k for run in stats for k in run})
+    if keys:  # the method's own diagnostics, e.g. ssd's share of dampened weights
+        m["method_stats"] = {k: float(np.mean([run[k] for run in stats if k in run])) for k in keys}
     m["unlearn_seconds"] = statistics.median(timing["seconds"])
     m["retrain_seconds"] = float(np.mean(ref_seconds))
     m["cost_ratio"] = m["unlearn_seconds"] / m["retrain_seconds"]

@@ -127,3 +127,17 @@ def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "error: score.bootstrap.resamples: must be >= 1, got 0"]
     assert not (root / "metrics").joinpath("original.json").exists()
+
+
+def test_method_diagnostics_reach_the_metrics_and_the_report(tmp_path):
+    runs = [{"dampened_share": 0.0, "mean_dampening_factor": 1.0},
+            {"dampened_share": 0.5, "mean_dampening_factor": 0.25}]
+    root = score_workspace.make(tmp_path, n_runs=2, methods=("original", "retrain", "finetune"),
+                                stats={"finetune": runs}, min_runs=5)
+    score_workspace.score_and_report(root)
+    assert metrics(root, "finetune")["method_stats"] == {"dampened_share": 0.25,
+                                                          "mean_dampening_factor": 0.625}
+    assert "method_stats" not in metrics(root, "original")
+    text = (root / "metrics/report.md").read_text()
+    assert "| finetune | dampened_share | 0.25 |" in text
+    assert "| finetune | mean_dampening_factor | 0.625 |" in text
