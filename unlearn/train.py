@@ -53,6 +53,20 @@ def batch(split, index, device, augment="none", generator=None):
 OPTIMIZER_OPTIONS = {"fused": False}
 
 
+def sgd(params, **kwargs):
+    """torch.optim.SGD with this block's optimiser options (fused or not)."""
+    return torch.optim.SGD(params, **kwargs, **_extra())
+
+
+def adam(params, **kwargs):
+    """torch.optim.Adam with this block's optimiser options (fused or not)."""
+    return torch.optim.Adam(params, **kwargs, **_extra())
+
+
+def _extra():
+    return {"fused": True} if OPTIMIZER_OPTIONS["fused"] else {}
+
+
 def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):
     extra = {"fused": True} if OPTIMIZER_OPTIONS["fused"] else {}
     if name == "adam":

@@ -44,7 +44,7 @@ from . import register
 from ..distill import cached_teacher_logits, kl_loss
 from ..errors import UserError
 from ..features import cosine_similarity_matrix, extract_features, most_similar, nearest_counts
-from ..train import batch, batch_indices, make_optimizer, paired_batches
+from ..train import adam, batch, batch_indices, make_optimizer, paired_batches
 
 
 def similarity_sample(sim, n, similar_fraction, generator):
@@ -74,7 +74,7 @@ def train_bad_teacher(model, ctx, steps, lr, batch_size):
     """Brief CE training of a fresh model on D_r (cycling through shuffled epochs)."""
     if steps <= 0:
         return model
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = adam(model.parameters(), lr=lr)
     model.train()
     done = 0
     while done < steps:

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from . import register
 from ..distill import kl_loss
-from ..train import batch, batch_indices
+from ..train import batch, batch_indices, sgd as train_sgd
 
 
 def uniform_kl_loss(logits):
@@ -106,7 +106,7 @@ def retain_round(model, ctx, opt, batch_size):
 def make_optimizers(model, cfg, n_forget):
     """The three optimisers and the forget-round scheduler, from cfg."""
     params = list(model.parameters())
-    sgd = torch.optim.SGD
+    sgd = train_sgd
     opt1 = sgd(params, lr=cfg["stage1_lr"], momentum=cfg["stage1_momentum"],
                weight_decay=cfg["stage1_weight_decay"])
     opt_f = sgd(params, lr=cfg["forget_lr"], momentum=cfg["forget_momentum"],

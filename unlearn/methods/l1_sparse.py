@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import register
+from ..train import sgd
 from ..checks import at_least, non_negative, positive
 from ..loops import loss_epoch
 
@@ -42,7 +43,7 @@ def l1_norm(params):
                   "batch_size": at_least(1)})
 def l1_sparse(model, ctx, cfg):
     params = list(model.parameters())
-    opt = torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(params, lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     for epoch in range(cfg["epochs"]):
         gamma = l1_gamma(epoch, cfg["epochs"], cfg["alpha"])

@@ -37,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import register
+from ..train import sgd
 from ..checks import at_least, non_negative, one_of, positive
 from ..loops import class_weights, loss_epoch, seeded_normal_like
 
@@ -71,7 +72,7 @@ def noise_finetune(model, ctx, cfg):
     def loss_fn(logits, y, index):
         return F.cross_entropy(logits, y, weight=weights)
 
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
     for epoch in range(cfg["epochs"]):

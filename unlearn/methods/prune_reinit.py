@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import register
+from ..train import sgd
 from ..checks import at_least, finite, fraction, non_negative, positive
 from ..distill import cached_teacher_logits
 from ..loops import class_weights, loss_epoch
@@ -112,7 +113,7 @@ def prune_reinit(model, ctx, cfg):
     def loss_fn(logits, y, index):
         return entropy_matching_loss(logits, y, teacher_logits[index.to(ctx.device)], weights)
 
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     per_epoch = -(-len(ctx.retain) // cfg["batch_size"])
     remaining = int(per_epoch * cfg["epochs"])

@@ -33,6 +33,7 @@ distribution as per batch). Batches: near-equal sizes (unlearn/loops.py says why
 import torch
 
 from . import register
+from ..train import sgd
 from ..checks import at_least, non_negative, positive
 from ..loops import random_label_epoch
 
@@ -43,7 +44,7 @@ RL_CHECKS = {"lr": positive, "momentum": non_negative, "weight_decay": non_negat
 @register("random_label", lr=0.001, momentum=0.9, weight_decay=5e-4, epochs=2,
           batch_size=256, exclude_true=False, checks=RL_CHECKS)
 def random_label(model, ctx, cfg):
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     for _ in range(cfg["epochs"]):
         random_label_epoch(model, ctx, cfg, opt)

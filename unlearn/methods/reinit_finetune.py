@@ -34,7 +34,7 @@ from . import register
 from ..checks import at_least, fraction, non_negative, positive
 from ..loops import cross_entropy, even_batches, loss_epoch, set_lr
 from ..masks import top_k_mask
-from ..train import batch
+from ..train import batch, sgd
 
 
 def conv_layers(model):
@@ -100,7 +100,7 @@ def reinit_finetune(model, ctx, cfg):
             if w.grad is not None:
                 w.grad.mul_(scale)
 
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     for epoch in range(1, cfg["epochs"] + 1):
         set_lr(opt, cfg["lr"] * warmup_decay_factor(epoch, cfg["epochs"]))

@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import register
+from ..train import sgd
 from ..checks import at_least, module_names, non_negative, one_of, positive
 from ..distill import cached_teacher_logits, kl_loss
 from ..loops import forked_seed, loss_epoch
@@ -81,14 +82,14 @@ def reset_distill(model, ctx, cfg):
     reset_layers(model, cfg["reset_layers"], ctx.generator)
     common = dict(batch_size=cfg["batch_size"], generator=ctx.generator, device=ctx.device)
 
-    warm = torch.optim.SGD(model.parameters(), lr=cfg["warmup_lr"],
+    warm = sgd(model.parameters(), lr=cfg["warmup_lr"],
                            momentum=cfg["warmup_momentum"],
                            weight_decay=cfg["warmup_weight_decay"])
     for _ in range(cfg["warmup_epochs"]):
         loss_epoch(model, warm_split, warm,
                    lambda z, y, i: kl_t(z, teacher_warm[i.to(ctx.device)], t), **common)
 
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg["epochs"], 1))
 

@@ -38,7 +38,7 @@ from . import register
 from ..checks import at_least, fraction, non_negative, positive
 from ..loops import random_label_epoch
 from ..masks import split_flat, top_k_mask
-from ..train import batch
+from ..train import batch, sgd
 
 
 def saliency_mask(model, split, device, batch_size, keep_fraction):
@@ -92,7 +92,7 @@ class MaskedUpdate:
 def salun(model, ctx, cfg):
     mask = saliency_mask(model, ctx.forget, ctx.device, cfg["batch_size"],
                          cfg["mask_fraction"])
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
                           weight_decay=cfg["weight_decay"])
     hooks = MaskedUpdate(model, mask, opt)
     for _ in range(cfg["epochs"]):
