@@ -28,9 +28,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ["start + imports", "load data", "method / training", "evaluation / logits",
-              "scoring", "save", "other"]
+              "workers starting or idle", "scoring", "save", "other"]
 PHASE_CATEGORY = {"load data": "load data", "train": "method / training",
-                  "method": "method / training", "worker start": "start + imports",
+                  "method": "method / training",
+                  "workers starting or idle": "workers starting or idle",
                   "logits": "evaluation / logits", "save": "save", "scoring": "scoring"}
 # Work a stage does outside named phases, by stage kind.
 UNNAMED = {"generate": "other", "prepare": "load data", "score": "scoring", "report": "scoring"}
@@ -76,7 +77,7 @@ def table(recs, total_wall, noop_wall=None):
     summary = ["| where the time went | seconds | share |", "|---|---|---|"]
     for c in CATEGORIES:
         summary.append(f"| {c} | {totals[c]:.1f} | {100 * totals[c] / total_wall:.0f} % |")
-    summary.append(f"| DVC's own overhead | {dvc:.1f} | {100 * dvc / total_wall:.0f} % |")
+    summary.append(f"| DVC's own overhead (start-up, hashing, caching) | {dvc:.1f} | {100 * dvc / total_wall:.0f} % |")
     summary.append(f"| **pipeline wall time** (`dvc repro` from nothing) | **{total_wall:.1f}** | "
                    f"{len(rows)} stage processes |")
     if noop_wall is not None:

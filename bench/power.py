@@ -58,6 +58,13 @@ def train_runs(params, methods, n_max, cache):
     return out
 
 
+def key_of(scorer, params):
+    """The metrics key of a scorer's score: the stage writes the primary scorer's intervals
+    under `score` (local when score.scorer is both) and the official one under official_score."""
+    primary = "local" if params["score"]["scorer"] in ("local", "both") else "official"
+    return "score" if scorer == primary else f"{scorer}_score"
+
+
 def fmt(m, key):
     ci = m.get(f"{key}_ci")
     return f"{m[key]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{m[key]:.3f} [n/a]"
@@ -88,18 +95,19 @@ def main():
             scored[method], _, _ = score_runs(method, logits, data["labels"], refs, params["score"])
         print(f"\nN = {n}")
         for method, m in scored.items():
-            print(f"  {method:12s} local {fmt(m, 'local_score'):28s} official {fmt(m, 'official_score')}")
+            print(f"  {method:12s} local {fmt(m, key_of('local', params)):28s} "
+                  f"official {fmt(m, key_of('official', params))}")
             for scorer in ("local", "official"):
-                ci = m.get(f"{scorer}_score_ci")
+                ci = m.get(f"{key_of(scorer, params)}_ci")
                 rows.append({"n": n, "method": method, "scorer": scorer,
-                             "score": m[f"{scorer}_score"],
+                             "score": m[key_of(scorer, params)],
                              "low": ci[0] if ci else "", "high": ci[1] if ci else "",
                              "half_width": (ci[1] - ci[0]) / 2 if ci else ""})
         for scorer in ("local", "official"):
-            sep = not overlap(scored["retrain"].get(f"{scorer}_score_ci"),
-                              scored["original"].get(f"{scorer}_score_ci"))
-            widths = [(m[f"{scorer}_score_ci"][1] - m[f"{scorer}_score_ci"][0]) / 2
-                      for k, m in scored.items() if k in args.methods and m.get(f"{scorer}_score_ci")]
+            ci = f"{key_of(scorer, params)}_ci"
+            sep = not overlap(scored["retrain"].get(ci), scored["original"].get(ci))
+            widths = [(m[ci][1] - m[ci][0]) / 2 for k, m in scored.items()
+                      if k in args.methods and m.get(ci)]
             width = f"{max(widths):.3f}" if widths else "n/a"
             print(f"  {scorer}: retrain and original intervals separate: {sep}; "
                   f"largest half-width of {', '.join(args.methods)}: {width}")
@@ -127,7 +135,8 @@ def plot(rows, path):
         ax.set_xlabel("N (runs = reference models)")
         ax.set_ylabel("half-width of the 95% interval of score")
         ax.set_title(f"{scorer} scorer")
-        ax.legend(fontsize=7)
+        if ax.get_lines():
+            ax.legend(fontsize=7)
     path.write_bytes(png_bytes(fig))
 
 

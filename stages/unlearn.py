@@ -41,13 +41,15 @@ def check_calibration_seeds(method, cfg, seeds, reference_seeds):
 
 
 def attribute_time(results, wall, workers):
-    """Split the runs' wall time into method / evaluation / worker start-up for the profile."""
+    """Split the runs' wall time for the profile: method and evaluation (summed over runs,
+    divided by the workers that ran them) and the rest, workers starting or idle (N runs on
+    K workers leave some idle in the last round when K does not divide N)."""
     k = max(1, min(workers, len(results)))
     method = sum(r["seconds"] for r in results) / k
     evaluation = sum(r["eval_seconds"] for r in results) / k
     profiling.add("method", method)
     profiling.add("logits", evaluation)
-    profiling.add("worker start", max(0.0, wall - method - evaluation))
+    profiling.add("workers starting or idle", max(0.0, wall - method - evaluation))
 
 
 @entry_point

@@ -20,6 +20,8 @@ TINY = {
     "train.epochs": 1,
     "train.batch_size": 32,
     "unlearn.methods": ["original", "retrain", "finetune"],
+    "unlearn.seeds": [0, 1, 2],
+    "retrain.seeds": [1, 2, 3],
 }
 
 
