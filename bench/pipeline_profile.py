@@ -17,6 +17,7 @@ process appends its phases, unlearn/profiling.py), then a no-op `dvc repro`, and
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,10 +108,24 @@ def apply_overrides(params_file, overrides):
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def keep_report_deps(workdir):
+    """The report stage's per-method deps for exactly the listed methods (as a user edits
+    dvc.yaml after changing unlearn.methods)."""
+    methods = yaml.safe_load((workdir / "params.yaml").read_text())["unlearn"]["methods"]
+    path = workdir / "dvc.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("  report:"))
+    pattern = re.compile(r"\s+- metrics/((bootstrap|eps)/)?([a-z0-9_]+)\.(json|csv)$")
+    path.write_text("".join(
+        line for i, line in enumerate(lines)
+        if not (i > start and pattern.match(line) and pattern.match(line).group(3) not in methods)))
+
+
 def run_pipeline(workdir, overrides):
     copy_tree(workdir)
     if overrides:
         apply_overrides(workdir / "params.yaml", overrides)
+        keep_report_deps(workdir)
     env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
                UNLEARN_PROFILE=str(workdir / "profile.jsonl"), DVC_NO_ANALYTICS="1")
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
