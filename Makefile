@@ -2,10 +2,14 @@
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# the optional Ray extra, see repro-cluster
+RAY_STAMP := $(VENV)/.installed-ray
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning
 # threads made torch 7-100x slower (measured); on an idle one it costs nothing.
 export OMP_WAIT_POLICY ?= PASSIVE
+# Ray (optional extra) sends no usage statistics from this project's commands.
+export RAY_USAGE_STATS_ENABLED ?= 0
 
 .PHONY: venv repro test bench clean-venv
 
@@ -21,7 +25,7 @@ repro: $(STAMP)
 	test -d .dvc || dvc init -q
 	dvc repro
 
-test: $(STAMP)
+test: $(RAY_STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
@@ -30,6 +34,20 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Ray, an optional extra (~250 MB installed): executor.kind: ray and the fan-out of
+# train_retrained@<seed> stages over a Ray cluster. README: "Running on a Ray cluster".
+.PHONY: repro-cluster
+$(RAY_STAMP): $(STAMP) requirements-ray.txt constraints.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-ray.txt -c constraints.txt
+	touch $(RAY_STAMP)
+
+# The stale reference models as Ray tasks (params' executor.address; null = this machine),
+# then the rest of the pipeline, which takes them from DVC's run-cache.
+repro-cluster: $(RAY_STAMP)
+	test -d .dvc || dvc init -q
+	$(VENV)/bin/python -m stages.fanout
+	dvc repro
 
 # Fetch only the trained checkpoints (models/original, models/retrained/seed_<k>) from the
 # default DVC remote; `dvc pull` fetches everything. README: "Sharing and comparing".

@@ -23,11 +23,12 @@ from unlearn import compute, profiling
 from unlearn.atomic import atomic_dir, torch_save, write_json
 from unlearn.data import load_prepared, read_num_classes
 from unlearn.errors import UserError
-from unlearn.executor import Job, check_executor, run_all
+from unlearn.executor import Job, check_executor, describe, run_all
 from unlearn.methods import method_config
 from unlearn.model import load_checkpoint, save_state
 from unlearn.recipes import resolve_recipe
-from unlearn.runner import EVAL_SPLITS, UnlearnTask, setup_unlearning, unlearning_task
+from unlearn.runner import (EVAL_SPLITS, UnlearnTask, inline_unlearning_inputs, setup_unlearning,
+                            unlearning_task)
 
 PREPARED, ORIGINAL = "data/prepared", "models/original/model.pt"
 
@@ -75,9 +76,9 @@ def main(argv=None):
     job = Job(setup=setup_unlearning, run=unlearning_task,
               setup_args=(PREPARED, ORIGINAL, params["device"], resolve_recipe(params["train"]),
                           compute_cfg),
-              labels=[f"unlearn@{method} seed {s}" for s in seeds])
+              labels=[f"unlearn@{method} seed {s}" for s in seeds], inline=inline_unlearning_inputs)
     tasks = [UnlearnTask(method, cfg, seed, keep_model=i < keep) for i, seed in enumerate(seeds)]
-    print(f"[{method}] {len(seeds)} runs on {executor['workers']} worker(s)", flush=True)
+    print(f"[{method}] {len(seeds)} runs on {describe(executor)}", flush=True)
     bar = tqdm(total=len(tasks), desc=method, disable=None)
     start = time.time()
     results = run_all(job, tasks, executor, progress=lambda done, total, r: bar.update(1))

@@ -31,3 +31,29 @@ def tiny_mufac_copy(tiny_mufac, tmp_path):
     root = tmp_path / "mufac" / tiny_mufac.name
     shutil.copytree(tiny_mufac, root)
     return root
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A Ray cluster on 127.0.0.1 (a head and a worker node, one CPU each), shared by the
+    session and stopped at its end (tests/ray_cluster.py). Sets the environment that keeps
+    this process's Ray, and the stages the tests start, on loopback."""
+    import importlib.util
+    import os
+    if importlib.util.find_spec("ray") is None:  # not imported here: the environment comes first
+        pytest.skip("ray is not installed (make test installs requirements-ray.txt)")
+    from ray_cluster import ENV, LoopbackCluster
+    cluster = LoopbackCluster()
+    names = [*ENV, "RAY_TMPDIR"]
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(ENV)
+    os.environ["RAY_TMPDIR"] = str(cluster.tmp)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

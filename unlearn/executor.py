@@ -10,6 +10,11 @@ Executors (params section `executor`):
 
     kind: local    K worker processes on this machine (`workers`), each running its
                    models with `compute.threads` intra-op threads
+    kind: ray      one Ray task per run, on a Ray instance started on this machine
+                   (`address: null`) or on a Ray cluster (`address: host:port`); each
+                   task asks Ray for `num_cpus` CPUs and `num_gpus` GPUs and is rerun up
+                   to `max_retries` times if its worker dies (unlearn/executor_ray.py;
+                   ray is an optional dependency, imported only then)
 
 `workers: 1` runs the tasks in this process. On CUDA, worker w uses GPU w mod #GPUs, so
 K > #GPUs puts several small models on each GPU at once.
@@ -30,7 +35,8 @@ from dataclasses import dataclass, field
 
 from .errors import UserError
 
-KINDS = ("local",)
+KINDS = ("local", "ray")
+KEYS = ("kind", "workers", "address", "num_cpus", "num_gpus", "max_retries")
 
 
 @dataclass
@@ -39,6 +45,9 @@ class Job:
     run: callable
     setup_args: tuple = ()
     labels: list = field(default_factory=list)   # per task, for messages: "seed 3"
+    # setup_args -> the same arguments with the files they name read into memory, for
+    # executors whose workers may not see this machine's files (Ray); None = ship as is
+    inline: callable = None
 
 
 def usable_cores():
@@ -49,25 +58,43 @@ def usable_cores():
 
 
 def check_executor(cfg, threads=1, where="executor"):
-    """Validate the `executor` section for runs of `threads` threads each; resolve workers."""
+    """Validate the `executor` section for runs of `threads` threads each; resolve workers.
+
+    Every key is checked whatever the kind, so a typo is caught before it matters.
+    """
+    from .executor_ray import check_ray_keys   # plain checks: ray itself is not imported
     if not isinstance(cfg, dict):
         raise UserError(f"{where}: expected a mapping, got {type(cfg).__name__}")
-    unknown = set(cfg) - {"kind", "workers"}
+    unknown = set(cfg) - set(KEYS)
     if unknown:
-        raise UserError(f"{where}.{sorted(unknown)[0]}: unknown key; known: kind, workers")
+        raise UserError(f"{where}.{sorted(unknown)[0]}: unknown key; known: {', '.join(KEYS)}")
     kind = cfg.get("kind", "local")
     if kind not in KINDS:
         raise UserError(f"{where}.kind: {kind!r} unknown; choose from {', '.join(KINDS)}")
+    ray_cfg = check_ray_keys(cfg, threads, where)
+    # Processes at once on this machine: local workers, or the tasks of a local Ray instance.
+    per_worker = ray_cfg["num_cpus"] if kind == "ray" else threads
     cores = usable_cores()
     workers = cfg.get("workers", "auto")
     if workers == "auto":
-        workers = max(1, cores // threads)
+        workers = max(1, int(cores // per_worker))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserError(f"{where}.workers: must be an integer ≥ 1 or 'auto', got {workers!r}")
-    if workers * threads > cores:
-        raise UserError(f"{where}.workers: {workers} workers × {threads} thread(s) "
-                        f"(compute.threads) need {workers * threads} cores; this machine has {cores}")
-    return {**cfg, "kind": kind, "workers": workers, "threads": threads}
+    local = kind == "local" or ray_cfg["address"] is None
+    if local and workers * per_worker > cores:
+        what = "thread(s) (compute.threads)" if kind == "local" else "CPU(s) (executor.num_cpus)"
+        raise UserError(f"{where}.workers: {workers} workers × {per_worker:g} {what} "
+                        f"need {workers * per_worker:g} cores; this machine has {cores}")
+    return {**cfg, **ray_cfg, "kind": kind, "workers": workers, "threads": threads}
+
+
+def describe(cfg):
+    """Where a checked executor section sends runs, for a progress line."""
+    if cfg["kind"] == "local":
+        return f"{cfg['workers']} worker(s)"
+    where = (f"a local Ray instance ({cfg['workers']} at once)" if cfg["address"] is None
+             else f"the Ray cluster at {cfg['address']}")
+    return f"Ray tasks on {where}"
 
 
 def configure_process(threads, worker_index=0):
@@ -86,6 +113,9 @@ def run_all(job, tasks, cfg, progress=None):
     everything with a one-line UserError naming the task it was running.
     """
     labels = job.labels or [f"task {i}" for i in range(len(tasks))]
+    if cfg["kind"] == "ray":
+        from .executor_ray import run_on_ray
+        return run_on_ray(job, tasks, cfg, labels, progress)
     if cfg["workers"] == 1 or len(tasks) <= 1:
         import torch
         threads = torch.get_num_threads()

@@ -71,7 +71,8 @@ assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
 
 SCHEMA = {
     "device": str,
-    "executor": {"kind": str, "workers": (int, str)},
+    "executor": {"kind": str, "workers": (int, str), "address": Optional(str),
+                 "num_cpus": (int, float, str), "num_gpus": (int, float), "max_retries": int},
     "compute": {"threads": int, "precision": str, "channels_last": (bool, str),
                 "cudnn_benchmark": (bool, str), "compile": bool, "fused_optimizer": bool,
                 "eval_batch_size": int},
@@ -101,7 +102,7 @@ SCHEMA = {
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
 OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
-            "executor": {"kind", "workers"},
+            "executor": {"kind", "workers", "address", "num_cpus", "num_gpus", "max_retries"},
             "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
                         "fused_optimizer", "eval_batch_size"}}
 

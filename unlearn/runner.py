@@ -2,7 +2,7 @@
 
 `run_unlearning` takes everything it needs as arguments (original weights, data,
 method config, seed, device) and returns logits and timing, touching no file. That
-is the unit an executor (unlearn/executor.py: local worker processes, later a cluster)
+is the unit an executor (unlearn/executor.py: local worker processes, or Ray tasks)
 maps over seeds: `setup_unlearning` loads the shared inputs once per worker and
 `unlearning_task` runs one seed.
 """
@@ -72,14 +72,23 @@ class UnlearnTask:
     keep_model: bool = False   # return the weights too (for a kept checkpoint)
 
 
-def setup_unlearning(prepared_dir, checkpoint, device="auto", train_recipe=None,
-                     compute_cfg=None):
-    """What every run shares, loaded once per worker: data, original weights, device."""
-    _, ckpt = load_checkpoint(checkpoint)
+def setup_unlearning(prepared, checkpoint, device="auto", train_recipe=None, compute_cfg=None):
+    """What every run shares, loaded once per worker: data, original weights, device.
+
+    `prepared` and `checkpoint` are the prepared folder and the original's checkpoint
+    file, or what `inline_unlearning_inputs` read from them (for workers on other machines).
+    """
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)[1]
+    splits = prepared if isinstance(prepared, dict) else load_prepared(prepared)
     device = pick_device(device)
     compute.configure_process(compute.resolve(compute_cfg or {}, device))
-    return {"splits": load_prepared(prepared_dir), "ckpt": ckpt, "device": device,
+    return {"splits": splits, "ckpt": ckpt, "device": device,
             "train_recipe": train_recipe or {}, "compute": compute_cfg}
+
+
+def inline_unlearning_inputs(prepared_dir, checkpoint, *rest):
+    """setup_unlearning's arguments with the two files read in (Job.inline)."""
+    return (load_prepared(prepared_dir), load_checkpoint(checkpoint)[1], *rest)
 
 
 def unlearning_task(state, task):

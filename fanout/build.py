@@ -1,0 +1,157 @@
+"""A Ray task's side of a fan-out: build one DVC stage in a workspace of its own.
+
+The workspace is a fresh copy of the project's files (plan.snapshot) in a scratch
+folder of the node, set up to use either the main workspace's DVC cache (a shared
+filesystem: same path on every node) or the project's default DVC remote. In it:
+
+    dvc checkout <parents>  (or dvc pull)    the stage's inputs, e.g. data/prepared
+    dvc repro -s <stage>                     trains; DVC writes outputs and a run-cache entry
+    dvc push <stage> + the run-cache entry   only with a remote
+
+Two tasks never share a workspace, and DVC writes cache objects and run-cache entries
+under temporary names and renames them, so tasks writing to one cache at once do not
+clash. The main workspace is not touched here: a task killed half-way leaves at most
+its own scratch folder, which `guard` or the next task on that node removes.
+"""
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from unlearn.errors import UserError
+
+from .plan import dvc_env, error_line, ran_stages
+
+
+@dataclass
+class StageTask:
+    stage: str      # e.g. "train_retrained@4"
+    parents: list   # stages whose outputs it reads
+
+
+def open_source(snapshot, cache_dir, scratch):
+    """Job.setup: what every task of one fan-out shares (kept per Ray worker)."""
+    return {"snapshot": snapshot, "cache_dir": cache_dir, "scratch": scratch}
+
+
+def build_stage(source, task):
+    """Job.run: build `task.stage` in a new workspace; timing and where it ran."""
+    began = time.perf_counter()
+    workspace = new_workspace(source["scratch"], task.stage)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(source["snapshot"]), mode="r:gz") as tar:
+            tar.extractall(workspace, filter="data")
+        write_local_config(workspace, source["cache_dir"])
+        if task.parents:  # (without targets, dvc would check out or pull everything)
+            _dvc(workspace, "checkout" if source["cache_dir"] else "pull", *task.parents)
+        start = time.perf_counter()
+        out = _dvc(workspace, "repro", "--single-item", task.stage)
+        seconds = time.perf_counter() - start
+        if not source["cache_dir"]:
+            _dvc(workspace, "push", task.stage)
+            run_guarded(workspace, sys.executable, "-c", PUSH_RUN_CACHE)
+        return {"stage": task.stage, "seconds": seconds, "host": socket.gethostname(),
+                "task_seconds": time.perf_counter() - began, "ran": task.stage in ran_stages(out)}
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+# `dvc push --run-cache` sends the run-cache entries only, not the files of `cache: false`
+# metrics and plots that DVC keeps in the cache for the run-cache (DVC 3.67, pinned here),
+# so the main workspace could not restore the stage from them. This sends both, with
+# DVC's own functions, run in the workspace (the entries' stages are built relative to it).
+PUSH_RUN_CACHE = """
+from dvc.repo import Repo
+with Repo(".") as repo:
+    entries = repo.stage_cache.push(None)
+    for odb, objs in repo.stage_cache.get_used_objs(entries).items():
+        repo.cloud.push(objs, odb=odb)
+"""
+
+
+def write_local_config(workspace, cache_dir):
+    """.dvc/config.local of a task workspace (never shipped: it may hold credentials)."""
+    lines = ["[core]", "    no_scm = true",   # a copy of the files, not a git clone
+             f"    site_cache_dir = {workspace / '.dvc' / 'site'}",
+             "    analytics = false"]
+    if cache_dir:  # inputs as links into the cache, whose files DVC keeps read-only
+        lines += ["[cache]", f"    dir = {cache_dir}", "    type = reflink,hardlink,symlink,copy"]
+    (workspace / ".dvc" / "config.local").write_text("\n".join(lines) + "\n")
+
+
+def _dvc(workspace, *args):
+    return run_guarded(workspace, sys.executable, "-m", "dvc", *args)
+
+
+def new_workspace(scratch, stage):
+    """An empty folder for one attempt at `stage`; removes those of dead attempts (a worker
+    killed between two steps leaves its workspace behind)."""
+    scratch = Path(scratch or tempfile.gettempdir())
+    scratch.mkdir(parents=True, exist_ok=True)
+    for old in scratch.glob("fanout-*"):
+        if old.is_dir() and (old / OWNER).exists() and not _owner_alive(old):
+            shutil.rmtree(old, ignore_errors=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stage)
+    workspace = Path(tempfile.mkdtemp(prefix=f"fanout-{name}-", dir=scratch))
+    (workspace / OWNER).write_text(str(os.getpid()))
+    return workspace
+
+
+OWNER = ".fanout-owner"   # pid of the Ray worker whose attempt the workspace is
+
+
+def _owner_alive(folder):
+    try:
+        os.kill(int((folder / OWNER).read_text()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def run_guarded(cwd, *cmd):
+    """Run cmd in cwd under `guard`; its output, or a UserError naming the step."""
+    here = str(Path(__file__).resolve().parents[1])   # where Ray put this package
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from fanout.build import guard; "
+            "guard(sys.argv[2:])")
+    proc = subprocess.run([sys.executable, "-c", code, here, *cmd], cwd=cwd, env=dvc_env(),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        step = f"dvc {cmd[3]}" if cmd[1:3] == ("-m", "dvc") else "pushing the run-cache"
+        raise UserError(f"{step} failed in its workspace: {error_line(proc.stdout + proc.stderr)}")
+    return proc.stdout + proc.stderr
+
+
+def guard(argv):
+    """Run argv in a process group of its own; if our parent dies, end the attempt.
+
+    The parent is the Ray worker running the task. If it is killed (by hand, the OOM
+    killer), Ray reruns the task; the dvc and training processes of the dead attempt
+    must not go on writing meanwhile, and its workspace (our working directory) goes.
+    """
+    parent = os.getppid()
+    child = subprocess.Popen(argv, start_new_session=True)
+
+    def stop(*_):
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
+        shutil.rmtree(os.getcwd(), ignore_errors=True)
+        sys.exit(137)
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        try:
+            sys.exit(child.wait(timeout=0.2))
+        except subprocess.TimeoutExpired:
+            if os.getppid() != parent:
+                stop()
