@@ -21,7 +21,7 @@ from tqdm import tqdm
 from stages.common import entry_point, load_params
 from unlearn import compute, profiling
 from unlearn.atomic import atomic_dir, torch_save, write_json
-from unlearn.data import load_prepared, read_num_classes
+from unlearn.data import load_labels, read_num_classes
 from unlearn.errors import UserError
 from unlearn.executor import Job, check_executor, describe, run_all
 from unlearn.methods import method_config
@@ -71,7 +71,7 @@ def main(argv=None):
     with profiling.phase("load data"):
         _, ckpt = load_checkpoint(ORIGINAL, arch=params["train"].get("arch", "resnet18"),
                                   num_classes=read_num_classes(PREPARED))
-        labels = {s: split.labels for s, split in load_prepared(PREPARED, EVAL_SPLITS).items()}
+        labels = load_labels(PREPARED, EVAL_SPLITS)
     keep = section.get("keep_checkpoints", 1)
     job = Job(setup=setup_unlearning, run=unlearning_task,
               setup_args=(PREPARED, ORIGINAL, params["device"], resolve_recipe(params["train"]),

@@ -69,6 +69,21 @@ def load_split(path):
         raise UserError(f"{path}: not a valid prepared split ({e})") from None
 
 
+def load_labels(folder, names=SPLIT_NAMES):
+    """Only the labels of prepared splits: the files are memory-mapped, so the images are
+    not read (a process that hands the runs to workers needs no pixels)."""
+    out = {}
+    for name in names:
+        path = Path(folder) / f"{name}.pt"
+        if not path.is_file():
+            raise UserError(f"{path}: prepared split not found (run the prepare stage)")
+        try:
+            out[name] = torch.load(path, weights_only=True, mmap=True)["labels"].clone()
+        except (KeyError, RuntimeError, EOFError) as e:
+            raise UserError(f"{path}: not a valid prepared split ({e})") from None
+    return out
+
+
 def load_prepared(folder, names=SPLIT_NAMES):
     return {name: load_split(Path(folder) / f"{name}.pt") for name in names}
 

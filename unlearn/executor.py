@@ -220,28 +220,30 @@ def _stop(procs, inboxes):
             p.join()
 
 
-def _worker_main(w, threads, job, inbox, outbox):
-    os.environ["TQDM_DISABLE"] = "1"  # the parent shows one bar for all runs
+def _guarded(w, outbox, fn, *args):
+    """(True, fn(*args)), or (False, None) after reporting fn's exception to the parent."""
     try:
-        configure_process(threads, w)
-        state = job.setup(*job.setup_args)
+        return True, fn(*args)
     except UserError as e:
         outbox.put(("user_error", w, str(e)))
-        return
     except BaseException:
         outbox.put(("error", w, traceback.format_exc()))
+    return False, None
+
+
+def _setup_worker(w, threads, job):
+    configure_process(threads, w)
+    return job.setup(*job.setup_args)
+
+
+def _worker_main(w, threads, job, inbox, outbox):
+    os.environ["TQDM_DISABLE"] = "1"  # the parent shows one bar for all runs
+    ok, state = _guarded(w, outbox, _setup_worker, w, threads, job)
+    if not ok:
         return
     outbox.put(("ready", w))
-    while True:
-        item = inbox.get()
-        if item is None:
+    while (item := inbox.get()) is not None:
+        ok, result = _guarded(w, outbox, job.run, state, item[1])
+        if not ok:
             return
-        i, task = item
-        try:
-            outbox.put(("done", w, job.run(state, task)))
-        except UserError as e:
-            outbox.put(("user_error", w, str(e)))
-            return
-        except BaseException:
-            outbox.put(("error", w, traceback.format_exc()))
-            return
+        outbox.put(("done", w, result))

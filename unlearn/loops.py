@@ -19,7 +19,7 @@ that batch (seed 0) and 0.50–0.75 without it (seeds 0–2); the original has 0
 import torch
 import torch.nn.functional as F
 
-from .train import batch
+from .train import batch, paired_batches
 
 
 def loss_epoch(model, split, optimizer, loss_fn, *, batch_size, generator, device,
@@ -61,16 +61,8 @@ def even_batches(n, batch_size, generator):
 
 
 def even_paired_batches(n_retain, n_forget, batch_size, generator):
-    """`train.paired_batches` with even batches: one pass over retain, each retain batch
-    paired with the next forget batch, the forget pass restarting (reshuffled) when
-    exhausted."""
-    forget = iter(())
-    for r in even_batches(n_retain, batch_size, generator):
-        f = next(forget, None)
-        if f is None:
-            forget = iter(even_batches(n_forget, batch_size, generator))
-            f = next(forget)
-        yield r, f
+    """`train.paired_batches` with even batches (see `even_batches`)."""
+    return paired_batches(n_retain, n_forget, batch_size, generator, batcher=even_batches)
 
 
 def cross_entropy(logits, y, index=None):

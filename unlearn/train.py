@@ -25,18 +25,21 @@ def batch_indices(n, batch_size, generator=None, shuffle=True):
     return batches
 
 
-def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=None):
+def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=None,
+                   batcher=None):
     """One pass over retain, each retain batch paired with the next forget batch.
 
     The forget iterator restarts (reshuffled) when exhausted, as in Choi & Na's
-    advanced NegGrad; it is shared by neggrad, neggrad_plus and gisa.
+    advanced NegGrad; it is shared by neggrad, neggrad_plus and gisa. `batcher(n,
+    batch_size, generator)` splits a pass into batches (default `batch_indices`).
     """
+    batcher = batcher or batch_indices
     forget_bs = forget_batch_size or batch_size
     forget = iter(())
-    for r in batch_indices(n_retain, batch_size, generator):
+    for r in batcher(n_retain, batch_size, generator):
         f = next(forget, None)
         if f is None:
-            forget = iter(batch_indices(n_forget, forget_bs, generator))
+            forget = iter(batcher(n_forget, forget_bs, generator))
             f = next(forget)
         yield r, f
 
