@@ -161,7 +161,7 @@ def eps_figure(rows):
         for scorer, values in read_eps(r["method"]).items():
             eps.setdefault(scorer, {})[r["method"]] = values
     scorers = []
-    if "local" in eps:      # the local scorer's 13 bins (SPEC 4.2); >= 6 earns the least
+    if "local" in eps:      # the local scorer's 13 bins; >= 6 earns the least
         scorers.append(("local", np.arange(13) * 0.5, "local scorer ε"))
     if "official" in eps:   # the official buckets; >= the last edge earns 0
         n_b = official_bucket_count(max(2, rows[0]["n_runs"]))
@@ -239,8 +239,8 @@ def render_diagnostics(rows):
 def render_report(rows, unc, na, level, params):
     first = rows[0]
     cost_limit = params["score"]["cost_limit"]
-    primary = ("local (study, SPEC §4.2)" if first["scorer"] != "official"
-               else "official (SPEC §4.1)")
+    primary = ("local (the study's Kaggle scorer)" if first["scorer"] != "official"
+               else "official (the competition's metric)")
     text = (f"# Unlearning report\n\n"
             f"Scorer: {first['scorer']} (rows sorted by `score`, the {primary} score); "
             f"N = {first['n_runs']} unlearning runs per method, {first['n_reference']} reference "
