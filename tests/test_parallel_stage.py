@@ -52,10 +52,28 @@ def _children(pid):
     return found
 
 
-def _descendants_of_dvc(proc):
-    """The stage process that `dvc repro` started, then its worker processes."""
-    stage = [p for p, _ in _children(proc.pid)]
-    return [c for s in stage for c in _children(s)]
+def _is_stage_process(pid):
+    """A Python process running `stages.unlearn` (not the shell that may have started it)."""
+    try:
+        comm = (Path("/proc") / str(pid) / "comm").read_text()
+        cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return comm.startswith("python") and "stages.unlearn" in cmdline
+
+
+def _workers_of_stage(proc):
+    """(pid, CPU seconds) of the worker processes of the stage that `dvc repro` started. DVC
+    runs the stage's command through $SHELL, which may or may not exec it (the CI's did not),
+    so the stage is the topmost Python process below dvc; its workers are its children."""
+    frontier, stages = [proc.pid], []
+    while frontier:
+        children = [p for parent in frontier for p, _ in _children(parent)]
+        stages = [p for p in children if _is_stage_process(p)]
+        if stages:
+            break
+        frontier = children
+    return [c for s in stages for c in _children(s)]
 
 
 def test_a_killed_worker_fails_the_stage_and_a_rerun_gives_uninterrupted_bytes(repo):
@@ -64,7 +82,7 @@ def test_a_killed_worker_fails_the_stage_and_a_rerun_gives_uninterrupted_bytes(r
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, deadline = None, time.time() + 120
     while killed is None and time.time() < deadline and proc.poll() is None:
-        busy = [(pid, cpu) for pid, cpu in _descendants_of_dvc(proc) if cpu >= 0.5]
+        busy = [(pid, cpu) for pid, cpu in _workers_of_stage(proc) if cpu >= 0.5]
         if busy:  # a forked worker that has computed for 0.5 s is inside a run
             killed = busy[0][0]
             os.kill(killed, signal.SIGKILL)
