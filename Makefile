@@ -23,6 +23,7 @@ $(STAMP): requirements.txt constraints.txt
 
 repro: $(STAMP)
 	test -d .dvc || dvc init -q
+	$(VENV)/bin/python -m tools.check_params
 	dvc repro
 
 test: $(RAY_STAMP)
@@ -46,7 +47,7 @@ $(RAY_STAMP): $(STAMP) requirements-ray.txt constraints.txt
 # then the rest of the pipeline, which takes them from DVC's run-cache.
 repro-cluster: $(RAY_STAMP)
 	test -d .dvc || dvc init -q
-	$(VENV)/bin/python -m stages.fanout
+	$(VENV)/bin/python -m fanout
 	dvc repro
 
 # Fetch only the trained checkpoints (models/original, models/retrained/seed_<k>) from the

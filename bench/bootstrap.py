@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from metric import random_confs  # noqa: E402
-from unlearn import bootstrap  # noqa: E402
-from unlearn.bootstrap_official import official_quality_replicates  # noqa: E402
-from unlearn.scoring_official import official_forget_quality  # noqa: E402
+from unlearn.scoring import bootstrap  # noqa: E402
+from unlearn.scoring.bootstrap_official import official_quality_replicates  # noqa: E402
+from unlearn.scoring.official import official_forget_quality  # noqa: E402
 
 
 def main(argv=None) -> int:

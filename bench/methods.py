@@ -21,12 +21,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stages.apply_preset import parse_set  # noqa: E402
-from unlearn.data import load_prepared  # noqa: E402
+from tools.apply_preset import parse_set  # noqa: E402
+from unlearn.data.splits import load_prepared  # noqa: E402
 from unlearn.methods import UnlearnContext, get_method, method_config  # noqa: E402
-from unlearn.model import build_model, load_checkpoint  # noqa: E402
-from unlearn.recipes import resolve_recipe  # noqa: E402
-from unlearn.train import evaluate  # noqa: E402
+from unlearn.training.model import build_model, load_checkpoint  # noqa: E402
+from unlearn.training.recipes import resolve_recipe  # noqa: E402
+from unlearn.training.train import evaluate  # noqa: E402
 
 
 def run_once(method, cfg, state, splits, seed, num_classes, recipe):

@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from unlearn.scoring import official_epsilons, official_forget_quality  # noqa: E402
+from unlearn.scoring.local import official_epsilons, official_forget_quality  # noqa: E402
 
 
 def _literal():

@@ -2,7 +2,7 @@
 
 Copies this working tree (tracked and untracked-not-ignored files) into a temporary
 folder, runs `dvc repro` there from nothing with UNLEARN_PROFILE set (each stage
-process appends its phases, unlearn/profiling.py), then a no-op `dvc repro`, and prints:
+process appends its phases, unlearn/core/profiling.py), then a no-op `dvc repro`, and prints:
 
 - per stage: process wall time split into start-up + imports, data loading, the
   method (or training), evaluation/logits, scoring, saving, and the rest;

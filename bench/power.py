@@ -3,7 +3,7 @@
 Trains N_max runs of a few methods and N_max reference retrained models once, on the
 pipeline's prepared data and original model (run `dvc repro train_original` first), then
 scores the first N of each for every N in --ns, with the same code and params as the
-score stage (unlearn.method_scores.score_runs). Runs are reused across N, so the curve
+score stage (unlearn.scoring.method_scores.score_runs). Runs are reused across N, so the curve
 shows the effect of N, not of new seeds. Prints, per N, each method's local and official
 score with its interval, whether `retrain`'s and `original`'s intervals overlap under
 each scorer, and the half-width of the typical methods; writes bench/results/power.csv
@@ -21,12 +21,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from unlearn.compute import check_compute  # noqa: E402
-from unlearn.executor import Job, check_executor, run_all  # noqa: E402
-from unlearn.method_scores import score_runs  # noqa: E402
+from unlearn.core.compute import check_compute  # noqa: E402
+from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
+from unlearn.scoring.method_scores import score_runs  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
-from unlearn.recipes import resolve_recipe  # noqa: E402
-from unlearn.runner import EVAL_SPLITS, UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
+from unlearn.training.recipes import resolve_recipe  # noqa: E402
+from unlearn.data.splits import EVAL_SPLITS  # noqa: E402
+from unlearn.unlearning.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
 
 OUT = ROOT / "bench" / "results"
 REFERENCE_OFFSET = 5000   # reference retrains: seeds disjoint from the calibration row's
@@ -121,7 +122,7 @@ def main():
 
 
 def plot(rows, path):
-    from unlearn.figures import _new_figure, png_bytes
+    from unlearn.scoring.figures import _new_figure, png_bytes
     fig = _new_figure(9, 3.5)
     for k, scorer in enumerate(("local", "official")):
         ax = fig.add_subplot(1, 2, k + 1)

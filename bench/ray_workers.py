@@ -6,9 +6,9 @@ All figures come from one run, so their ratios share the machine's load at the t
    started), stopped; then the same with torch imported in the worker.
 2. Unlearning seeds per minute (`executor.kind: ray`, `address: null`, K = 1, 2 tasks at
    once) and, for reference, the local executor with K workers; the stage's code path
-   (unlearn.executor.run_all over unlearn.runner's job) on random 16-px images sized
+   (unlearn.core.executor.run_all over unlearn.unlearning.runner's job) on random 16-px images sized
    like the default data, Ray's start-up included.
-3. Reference models per minute: `python -m stages.fanout` over M new train_retrained
+3. Reference models per minute: `python -m fanout` over M new train_retrained
    seeds with K = 1, 2, in a throw-away copy of the pipeline (tests/pipeline_repo.py's
    tiny config, or params.yaml's default data), against a sequential `dvc repro` of M.
 
@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")   # a loopback-only instance; no token file
 
-from unlearn.executor import Job, check_executor, run_all  # noqa: E402
+from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
 
 
 def _noop(state, task):
@@ -66,8 +66,8 @@ def startup(tmp):
 
 def unlearning(tmp, seeds, size, images, workers):
     from unlearn.methods import method_config
-    from unlearn.recipes import resolve_recipe
-    from unlearn.runner import UnlearnTask, inline_unlearning_inputs, setup_unlearning, unlearning_task
+    from unlearn.training.recipes import resolve_recipe
+    from unlearn.unlearning.runner import UnlearnTask, inline_unlearning_inputs, setup_unlearning, unlearning_task
     from workers import synthetic_inputs
     prepared, original = synthetic_inputs(tmp, images, size)
     tasks = [UnlearnTask("finetune", method_config("finetune", None), s) for s in range(seeds)]
@@ -99,7 +99,7 @@ def reference_models(tmp, models, epochs, workers, config):
         if k == "dvc repro":
             proc = pipeline_repo.dvc(repo, "repro", *names)
         else:
-            proc = subprocess.run([sys.executable, "-m", "stages.fanout", *names], cwd=repo,
+            proc = subprocess.run([sys.executable, "-m", "fanout", *names], cwd=repo,
                                   env=pipeline_repo.env(), capture_output=True, text=True)
             assert proc.returncode == 0, proc.stdout + proc.stderr
         wall = time.perf_counter() - start

@@ -5,9 +5,9 @@ PIL and applies torchvision transforms (Choi & Na's train transform: Resize,
 RandomHorizontalFlip, RandomAffine(0, shear=10, scale=(0.8, 1.2)), ColorJitter(0.2, 0.2,
 0.2), ToTensor) inside a DataLoader (batch 64, shuffle, num_workers 0), fp32, NCHW,
 torch.optim.Adam. The project decodes the images once (the prepare stage) and trains on
-uint8 tensors in memory with `unlearn.train.train_epoch`, the same augmentations batched
+uint8 tensors in memory with `unlearn.training.train.train_epoch`, the same augmentations batched
 on tensors (augment: choi_na) and its fused optimiser; its fast-path variants
-(unlearn/compute.py) are timed on the same images in the same process, so the ratios
+(unlearn/core/compute.py) are timed on the same images in the same process, so the ratios
 hold even on a noisy shared machine.
 
     python bench/train.py                      # 16, 32 and 128 px on the current device
@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from unlearn import compute  # noqa: E402
-from unlearn.data import Split, to_float  # noqa: E402
-from unlearn.model import build_model, pick_device  # noqa: E402
-from unlearn.train import logits_of, make_optimizer, train_epoch  # noqa: E402
+from unlearn.core import compute  # noqa: E402
+from unlearn.data.splits import Split, to_float  # noqa: E402
+from unlearn.training.model import build_model, pick_device  # noqa: E402
+from unlearn.training.train import logits_of, make_optimizer, train_epoch  # noqa: E402
 
 BATCH = 64
 
@@ -52,7 +52,7 @@ class NotebookDataset(Dataset):
 
 def make_jpegs(n, folder):
     """n JPEGs of 128 px from the project's synthetic generator (no download)."""
-    from unlearn.synthetic import generate
+    from unlearn.data.synthetic import generate
     per_family = 4.5 * 5.5  # generator defaults below: ~25 photos a family
     cfg = {"seed": 0, "out": str(folder), "families": {"train": int(n / per_family) + 2, "val": 1, "test": 1},
            "persons_per_family": [3, 6], "photos_per_person": [3, 8], "label_noise": 0.0}

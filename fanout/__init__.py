@@ -1,6 +1,6 @@
 """Fan-out: build many DVC stages at once as Ray tasks, each in a workspace of its own.
 
-DVC runs one stage at a time in a workspace. `python -m stages.fanout` picks the stale
+DVC runs one stage at a time in a workspace. `python -m fanout` picks the stale
 stages of one family (`train_retrained@*`), has a Ray task build each one with
 `dvc repro` in a throw-away copy of the project that shares the DVC cache (or a DVC
 remote), and brings the results back the DVC way: the main workspace's `dvc repro`

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 
 from .plan import dvc_env, error_line, ran_stages
 

@@ -14,7 +14,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 
 
 def dvc_env():

@@ -6,11 +6,21 @@ from pathlib import Path
 
 import yaml
 
-from unlearn import profiling
-from unlearn.errors import UserError
-from unlearn.params import validate_params
+from unlearn.core import profiling
+from unlearn.core.errors import UserError
+from unlearn.core.params import validate_params
 
 PARAMS_FILE = Path("params.yaml")
+# What score@<method> writes, in one folder, so that the report can depend on the folder:
+# exactly the listed methods' scores, with no list of files kept by hand in dvc.yaml.
+SCORES_DIR = Path("metrics/scores")
+
+
+def score_files(method):
+    """{metrics, bootstrap, eps}: the paths of one method's score outputs."""
+    return {"metrics": SCORES_DIR / f"{method}.json",
+            "bootstrap": SCORES_DIR / f"{method}.bootstrap.json",
+            "eps": SCORES_DIR / f"{method}.eps.csv"}
 
 
 def load_params(path=PARAMS_FILE):
@@ -28,7 +38,7 @@ def load_params(path=PARAMS_FILE):
 def entry_point(fn):
     """Run a stage's main(); a UserError becomes one line on stderr and exit status 1.
 
-    With UNLEARN_PROFILE set, the stage's wall-time phases are recorded (unlearn/profiling.py).
+    With UNLEARN_PROFILE set, the stage's wall-time phases are recorded (unlearn/core/profiling.py).
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

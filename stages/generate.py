@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from stages.common import entry_point, load_params
-from unlearn.atomic import atomic_dir
-from unlearn.errors import UserError
-from unlearn.mufac import DATASET_DIRNAME
-from unlearn.synthetic import check_config, generate
+from unlearn.core.atomic import atomic_dir
+from unlearn.core.errors import UserError
+from unlearn.data.mufac import DATASET_DIRNAME
+from unlearn.data.synthetic import check_config, generate
 
 
 def check_out(out):
@@ -36,10 +36,12 @@ def main():
     check_out(cfg["out"])
     start = time.time()
     with atomic_dir(cfg["out"]) as tmp:
-        counts = generate(tmp / DATASET_DIRNAME, cfg)
+        counts, planted = generate(tmp / DATASET_DIRNAME, cfg)
+    kinds = [p["kind"] for p in planted]
     print(f"generated {Path(cfg['out']) / DATASET_DIRNAME}: "
           + ", ".join(f"{k} {v}" for k, v in counts.items())
-          + f" images in {time.time() - start:.1f} s")
+          + f" images ({kinds.count('exact')} exact and {kinds.count('near')} re-encoded "
+          f"planted copies) in {time.time() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -4,20 +4,23 @@ interval, then how sure the ranking is), metrics/plots/scores.csv (the DVC bar p
 interval bounds) and two static images the report shows: metrics/plots/scores_ci.png and
 metrics/plots/eps_hist.png.
 
-Reads only files the score stages write: metrics/<method>.json, metrics/bootstrap/<method>.json
-(the per-replicate values, paired across methods) and metrics/eps/<method>.csv.
+Reads only what the score stages write into metrics/scores/, for the methods listed in
+`unlearn.methods`: <method>.json, <method>.bootstrap.json (the per-replicate values, paired
+across methods) and <method>.eps.csv. Files there of methods no longer listed are ignored.
 """
 import csv
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from stages.common import entry_point, load_params
-from unlearn import bootstrap, figures
-from unlearn.atomic import write_bytes, write_json, write_text
-from unlearn.errors import UserError
-from unlearn.scoring import official_bucket_count
+from stages.common import entry_point, load_params, score_files
+from unlearn.scoring import bootstrap, figures
+from unlearn.core.atomic import write_bytes, write_json, write_text
+from unlearn.core.errors import UserError
+from unlearn.data.duplicates import markdown_section
+from unlearn.scoring.local import official_bucket_count
 
 CALIBRATION = figures.CALIBRATION
 COLUMNS = [  # (metrics key, table header, format, scale)
@@ -81,7 +84,7 @@ def render_table(rows):
 
 def load_replicates(rows):
     """[M, B] replicate arrays per score name, in table order, or (None, reason)."""
-    files = [_read_json(f"metrics/bootstrap/{r['method']}.json", r["method"]) for r in rows]
+    files = [_read_json(score_files(r["method"])["bootstrap"], r["method"]) for r in rows]
     na = next((f["na"] for f in files if f.get("na")), None)
     if na:
         return None, na
@@ -89,7 +92,7 @@ def load_replicates(rows):
     for f in files[1:]:
         diff = [k for k in same if f.get(k) != files[0].get(k)]
         if diff:
-            raise UserError(f"metrics/bootstrap/{f['method']}.json: {diff[0]} differs from "
+            raise UserError(f"{score_files(f['method'])['bootstrap']}: {diff[0]} differs from "
                             f"{files[0]['method']}'s, so replicates don't pair; rerun the score "
                             f"stages with one params.yaml")
     names = set.intersection(*(set(f["replicates"]) for f in files))
@@ -146,7 +149,7 @@ def render_uncertainty(rows, unc, level):
 
 
 def read_eps(method):
-    path = Path(f"metrics/eps/{method}.csv")
+    path = score_files(method)["eps"]
     if not path.is_file():
         raise UserError(f"{path}: missing; run the score stage for {method!r}")
     with path.open() as f:
@@ -181,18 +184,33 @@ def scores_png(rows, level):
     return figures.png_bytes(figures.scores_figure(panels, level))
 
 
+def read_audit():
+    """The duplicate audit prepare wrote: (counts, pairs)."""
+    info = Path("data/prepared/info.json")
+    pairs = Path("data/prepared/duplicates.csv")
+    for path in (info, pairs):
+        if not path.is_file():
+            raise UserError(f"{path}: missing; run the prepare stage")
+    counts = json.loads(info.read_text()).get("duplicates")
+    if counts is None:
+        raise UserError(f"{info}: no `duplicates` counts; rerun the prepare stage")
+    return counts, pd.read_csv(pairs)
+
+
 @entry_point
 def main():
     params = load_params()
     level = params["score"]["bootstrap"]["level"]
-    rows = [_read_json(f"metrics/{m}.json", m) for m in params["unlearn"]["methods"]]
+    audit_counts, audit_pairs = read_audit()
+    rows = [_read_json(score_files(m)["metrics"], m) for m in params["unlearn"]["methods"]]
     rows.sort(key=lambda r: r["score"], reverse=True)
     reps, na = load_replicates(rows)
     unc = uncertainty(rows, reps, level) if reps is not None else None
     first = rows[0]
     summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
                "n_reference": first["n_reference"], "ci_level": level, "ci_na": na,
-               "order": [r["method"] for r in rows], "methods": {}}
+               "order": [r["method"] for r in rows], "methods": {},
+               "duplicates": audit_counts}
     for i, r in enumerate(rows):
         entry = {k: r[k] for k in ("score", "forget_quality", "retain_acc", "test_acc",
                                    "cost_ratio")}
@@ -202,6 +220,7 @@ def main():
                 entry[k] = values[i]
         summary["methods"][r["method"]] = entry
     report = render_report(rows, unc, na, level, params)
+    report += "\n" + markdown_section(audit_counts, audit_pairs)
     lines = ["method,score,score_low,score_high,forget_quality,forget_quality_low,"
              "forget_quality_high,retain_acc,test_acc"]
     for r in rows:
@@ -229,7 +248,7 @@ def render_diagnostics(rows):
     if not with_stats:
         return ""
     lines = ["## Method diagnostics\n", "Means over the N runs of what each method recorded "
-             "about itself (`method_stats` in metrics/<method>.json).\n",
+             "about itself (`method_stats` in metrics/scores/<method>.json).\n",
              "| method | diagnostic | mean |", "|---|---|---|"]
     for r in with_stats:
         lines += [f"| {r['method']} | {k} | {v:.4g} |" for k, v in sorted(r["method_stats"].items())]

@@ -1,8 +1,8 @@
 """Stage: score one method's runs against the reference retrained models.
 
 Reads models/unlearned/<method>/ (logits of N runs) and models/retrained/seed_<k>/
-(one logits file per reference seed), writes metrics/<method>.json and the per-example
-ε table metrics/eps/<method>.csv for `dvc plots`.
+(one logits file per reference seed), writes metrics/scores/<method>.json and the
+per-example ε table metrics/scores/<method>.eps.csv for `dvc plots`.
 
 Scorers (score.scorer): `local` is the study's Kaggle scorer (SPEC §4.2) against the
 FIRST reference model; `official` is the competition metric (SPEC §4.1) against all
@@ -10,10 +10,10 @@ reference models, which needs as many reference seeds as unlearning seeds. `forg
 and `score` hold the local scorer's values unless only `official` is asked for; the
 `scorer` field says which.
 
-Intervals (score.bootstrap, unlearn/bootstrap.py): each score gets `<name>_ci` = [low, high],
+Intervals (score.bootstrap, unlearn/scoring/bootstrap.py): each score gets `<name>_ci` = [low, high],
 a percentile interval over replicates that redraw the runs, the reference models (official),
 the noise draw (local) and the forget examples. The replicate values themselves go to
-metrics/bootstrap/<method>.json for the report, which pairs them across methods (same seed,
+metrics/scores/<method>.bootstrap.json for the report, which pairs them across methods (same seed,
 same draws) to rank the methods. With fewer runs than score.bootstrap.min_runs there is no
 interval: `<name>_ci` is null and `ci_na` says why.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stages.common import entry_point, load_params
-from unlearn.atomic import write_json, write_text
-from unlearn.errors import UserError
-from unlearn.method_scores import CI_NAMES, score_runs
+from stages.common import entry_point, load_params, score_files
+from unlearn.core.atomic import write_json, write_text
+from unlearn.core.errors import UserError
+from unlearn.scoring.method_scores import CI_NAMES, score_runs
 
 
 def _load(path):
@@ -68,8 +68,9 @@ def main(argv=None):
     m["cost_ratio"] = m["unlearn_seconds"] / m["retrain_seconds"]
     m["over_cost_limit"] = bool(m["cost_ratio"] > cfg["cost_limit"])
 
-    write_json(f"metrics/{method}.json", m)
-    write_json(f"metrics/bootstrap/{method}.json", {
+    out = score_files(method)
+    write_json(out["metrics"], m)
+    write_json(out["bootstrap"], {
         "method": method, "seed": boot["seed"], "resamples": boot["resamples"],
         "n_runs": n, "n_reference": len(refs), "n_examples": len(labels["forget"]),
         "scorer": cfg["scorer"], "na": m.get("ci_na"),
@@ -78,7 +79,7 @@ def main(argv=None):
     header = "example," + ",".join(f"epsilon_{k}" for k in eps_columns)
     rows = [",".join([str(i)] + [f"{eps_columns[k][i]:.6g}" for k in eps_columns])
             for i in range(len(labels["forget"]))]
-    write_text(f"metrics/eps/{method}.csv", "\n".join([header] + rows) + "\n")
+    write_text(out["eps"], "\n".join([header] + rows) + "\n")
     print(f"{method}: score={m['score']:.4f} F={m['forget_quality']:.4f} "
           f"RA={m['retain_acc']:.3f} TA={m['test_acc']:.3f}")
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from unlearn import compute, profiling
-from unlearn.atomic import atomic_dir, torch_save, write_json
-from unlearn.data import Split, load_prepared, read_num_classes
-from unlearn.model import build_model, pick_device, save_checkpoint
-from unlearn.recipes import resolve_recipe
-from unlearn.runner import EVAL_SPLITS
-from unlearn.train import accuracy, fit, logits_of
+from unlearn.core import compute, profiling
+from unlearn.core.atomic import atomic_dir, torch_save, write_json
+from unlearn.data.splits import Split, load_prepared, read_num_classes
+from unlearn.training.model import build_model, pick_device, save_checkpoint
+from unlearn.training.recipes import resolve_recipe
+from unlearn.data.splits import EVAL_SPLITS
+from unlearn.core.metrics import accuracy
+from unlearn.training.train import fit, logits_of
 
 PREPARED = Path("data/prepared")
 

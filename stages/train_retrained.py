@@ -5,7 +5,7 @@ import argparse
 
 from stages.common import entry_point, load_params
 from stages.train_model import train_and_save
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 
 
 @entry_point

@@ -7,8 +7,8 @@ Writes models/unlearned/<method>/:
                then model_seed<k>.pt for the others)
 and metrics/timing/<method>.json: wall-clock seconds of each run's method call (not
 evaluation), kept apart from the models because it differs between identical runs.
-The seeds run on the executor named in params (`executor`, unlearn/executor.py); each
-run is the pure function `unlearn.runner.run_unlearning`, so the outputs are the same
+The seeds run on the executor named in params (`executor`, unlearn/core/executor.py); each
+run is the pure function `unlearn.unlearning.runner.run_unlearning`, so the outputs are the same
 bytes for any number of workers.
 """
 import argparse
@@ -19,15 +19,16 @@ import torch
 from tqdm import tqdm
 
 from stages.common import entry_point, load_params
-from unlearn import compute, profiling
-from unlearn.atomic import atomic_dir, torch_save, write_json
-from unlearn.data import load_labels, read_num_classes
-from unlearn.errors import UserError
-from unlearn.executor import Job, check_executor, describe, run_all
+from unlearn.core import compute, profiling
+from unlearn.core.atomic import atomic_dir, torch_save, write_json
+from unlearn.data.splits import load_labels, read_num_classes
+from unlearn.core.errors import UserError
+from unlearn.core.executor import Job, check_executor, describe, run_all
 from unlearn.methods import method_config
-from unlearn.model import load_checkpoint, save_state
-from unlearn.recipes import resolve_recipe
-from unlearn.runner import (EVAL_SPLITS, UnlearnTask, inline_unlearning_inputs, setup_unlearning,
+from unlearn.training.model import load_checkpoint, save_state
+from unlearn.training.recipes import resolve_recipe
+from unlearn.data.splits import EVAL_SPLITS
+from unlearn.unlearning.runner import (UnlearnTask, inline_unlearning_inputs, setup_unlearning,
                             unlearning_task)
 
 PREPARED, ORIGINAL = "data/prepared", "models/original/model.pt"

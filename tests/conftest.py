@@ -19,7 +19,7 @@ def tiny_mufac_cfg():
 @pytest.fixture(scope="session")
 def tiny_mufac(tmp_path_factory):
     """Root of a tiny generated MUFAC-layout dataset, shared by the session: do not modify."""
-    from unlearn.synthetic import generate
+    from unlearn.data.synthetic import generate
     root = tmp_path_factory.mktemp("tiny_mufac") / "custom_korean_family_dataset_resolution_128"
     generate(root, TINY_MUFAC_CFG, progress=False)
     return root

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from unlearn.data import Split
+from unlearn.data.splits import Split
 
 
 @pytest.fixture(autouse=True)

@@ -68,22 +68,6 @@ def edit_params(repo, **overrides):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-REPORT_DEPS_PER_METHOD = ("metrics/{}.json", "metrics/bootstrap/{}.json", "metrics/eps/{}.csv")
-
-
-def sync_report_deps(repo, methods):
-    """List the score outputs of exactly `methods` (REPORT_DEPS_PER_METHOD) as the report
-    stage's deps (what a user does in dvc.yaml after changing unlearn.methods)."""
-    path = Path(repo) / "dvc.yaml"
-    lines = path.read_text().splitlines(keepends=True)
-    start = next(i for i, l in enumerate(lines) if l.startswith("  report:"))
-    kept = [l for i, l in enumerate(lines)
-            if not (i > start and re.match(r"\s+- metrics/((bootstrap|eps)/)?[a-z0-9_]+\.(json|csv)$", l))]
-    at = next(i for i, l in enumerate(kept) if i > start and "- stages/report.py" in l) + 1
-    kept[at:at] = [f"      - {d.format(m)}\n" for m in methods for d in REPORT_DEPS_PER_METHOD]
-    path.write_text("".join(kept))
-
-
 def make_repo(dest, overrides=TINY):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -97,9 +81,9 @@ def make_repo(dest, overrides=TINY):
     for key, value in overrides.items():
         set_key(params, key, value)
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sync_report_deps(dest, params["unlearn"]["methods"])
     run(dest, "git", "init", "-q", "-b", "main")
     dvc(dest, "init", "-q")
+    shutil.copy2(ROOT / ".dvcignore", dest / ".dvcignore")   # byte-code is not a dependency
     dvc(dest, "config", "core.analytics", "false")
     run(dest, "git", "add", "-A")
     run(dest, "git", "commit", "-q", "-m", "tiny pipeline")

@@ -1,8 +1,8 @@
-"""The bootstrap's draws, intervals and rank statistics (unlearn/bootstrap.py) on known cases."""
+"""The bootstrap's draws, intervals and rank statistics (unlearn/scoring/bootstrap.py) on known cases."""
 import numpy as np
 import pytest
 
-from unlearn import bootstrap
+from unlearn.scoring import bootstrap
 
 
 def test_draws_are_deterministic_paired_and_independent_streams():

@@ -1,12 +1,12 @@
-"""The local scorer on bootstrap replicates (unlearn/bootstrap_local.py) against the scorer itself."""
+"""The local scorer on bootstrap replicates (unlearn/scoring/bootstrap_local.py) against the scorer itself."""
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from unlearn import bootstrap
-from unlearn.bootstrap_local import (fit_logistic_1d, local_epsilons_batch,
+from unlearn.scoring import bootstrap
+from unlearn.scoring.bootstrap_local import (fit_logistic_1d, local_epsilons_batch,
                                      local_quality_replicates, resampled_local_epsilons)
-from unlearn.scoring import (local_epsilons, local_forget_quality, local_noise_std,
+from unlearn.scoring.local import (local_epsilons, local_forget_quality, local_noise_std,
                              local_statistic, noisy_retrained_statistics)
 
 

@@ -1,12 +1,12 @@
-"""The competition metric on bootstrap resamples (unlearn/bootstrap_official.py) equals
+"""The competition metric on bootstrap resamples (unlearn/scoring/bootstrap_official.py) equals
 `official_epsilons` run on the resampled confidences, replicate by replicate."""
 import numpy as np
 import pytest
 
-from unlearn import bootstrap
-from unlearn.bootstrap_official import (_grid_count, _linspace_at, official_quality_replicates,
+from unlearn.scoring import bootstrap
+from unlearn.scoring.bootstrap_official import (_grid_count, _linspace_at, official_quality_replicates,
                                         resampled_official_epsilons)
-from unlearn.scoring_official import official_epsilons, official_forget_quality
+from unlearn.scoring.official import official_epsilons, official_forget_quality
 
 
 def confs(n, s, seed, decimals=None):

@@ -1,10 +1,10 @@
-"""unlearn.distill: KL direction, temperature, reductions, teacher helpers."""
+"""unlearn.unlearning.distill: KL direction, temperature, reductions, teacher helpers."""
 import math
 
 import pytest
 import torch
 
-from unlearn.distill import (distill_kl, frozen_copy, kl_loss, kl_per_example, reduce_kl,
+from unlearn.unlearning.distill import (distill_kl, frozen_copy, kl_loss, kl_per_example, reduce_kl,
                              teacher_outputs)
 
 LN3 = math.log(3.0)

@@ -10,19 +10,17 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-def test_report_depends_on_every_listed_method():
-    from pipeline_repo import REPORT_DEPS_PER_METHOD
-    deps = {d for d in DVC["stages"]["report"]["deps"] if d.startswith("metrics/")}
-    assert deps == {d.format(m) for m in PARAMS["unlearn"]["methods"]
-                    for d in REPORT_DEPS_PER_METHOD}
-
-
-def test_report_reads_what_the_score_stage_writes():
+def test_the_report_depends_on_the_folder_the_score_stages_write_into():
+    """One list of methods: the report's only metrics dep is the folder where every
+    score@<method> writes, so it depends on exactly the listed methods' scores."""
+    deps = [d for d in DVC["stages"]["report"]["deps"] if d.startswith("metrics/")]
+    assert deps == ["metrics/scores"]
     score = DVC["stages"]["score"]["do"]
     written = [next(iter(o)) if isinstance(o, dict) else o
                for o in score.get("outs", []) + score.get("metrics", [])]
-    from pipeline_repo import REPORT_DEPS_PER_METHOD
-    assert sorted(written) == sorted(d.format("${item}") for d in REPORT_DEPS_PER_METHOD)
+    assert written and all(w.startswith("metrics/scores/${item}.") for w in written)
+    from stages.common import score_files   # what the score stage writes and the report reads
+    assert sorted(written) == sorted(str(p) for p in score_files("${item}").values())
 
 
 def test_report_images_are_outputs_and_image_plots():
@@ -45,6 +43,13 @@ def test_every_registered_method_runs_by_default_with_a_params_section():
 def test_every_method_module_is_a_dependency_of_its_stage():
     deps = DVC["stages"]["unlearn"]["do"]["deps"]
     assert "unlearn/methods/${item}.py" in deps
-    for dep in deps:
-        if "${" not in dep and dep.startswith(("unlearn/", "stages/")):
-            assert (ROOT / dep).is_file(), dep   # a renamed source file must be renamed here
+    assert "unlearn/methods" not in deps     # editing one method must not rerun the others
+
+
+def test_code_deps_exist():
+    """A renamed or moved source file or folder must be renamed in dvc.yaml too."""
+    for name, stage in DVC["stages"].items():
+        stage = stage.get("do", stage)
+        for dep in stage.get("deps", []):
+            if "${" not in dep and dep.startswith(("unlearn/", "stages/")):
+                assert (ROOT / dep).exists(), f"{name}: {dep}"

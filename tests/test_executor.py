@@ -6,13 +6,13 @@ import signal
 import pytest
 import torch
 
-from unlearn.compute import check_compute, resolve
-from unlearn.data import Split, save_split
-from unlearn.errors import UserError
-from unlearn.executor import Job, check_executor, run_all, usable_cores
+from unlearn.core.compute import check_compute, resolve
+from unlearn.data.splits import Split, save_split
+from unlearn.core.errors import UserError
+from unlearn.core.executor import Job, check_executor, run_all, usable_cores
 from unlearn.methods import method_config
-from unlearn.model import build_model, save_checkpoint
-from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task
+from unlearn.training.model import build_model, save_checkpoint
+from unlearn.unlearning.runner import UnlearnTask, setup_unlearning, unlearning_task
 
 
 @pytest.mark.parametrize("cfg, threads, key", [

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from unlearn.errors import UserError
-from unlearn.executor import Job, check_executor, run_all, usable_cores
+from unlearn.core.errors import UserError
+from unlearn.core.executor import Job, check_executor, run_all, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_ray_keys_resolve_with_defaults():
 
 
 def test_the_local_executor_never_imports_ray():
-    code = ("import sys; from unlearn.executor import Job, check_executor, run_all; "
+    code = ("import sys; from unlearn.core.executor import Job, check_executor, run_all; "
             "cfg = check_executor({'kind': 'local', 'workers': 1, 'address': None}); "
             "assert run_all(Job(setup=dict, run=lambda s, x: x), [1, 2], cfg) == [1, 2]; "
             "print('ray' in sys.modules)")

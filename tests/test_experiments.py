@@ -39,11 +39,11 @@ def test_exp_run_commit_and_compare_two_commits(repo):
     assert run(repo, "git", "status", "--porcelain").stdout == ""
 
     table = dvc(repo, "metrics", "diff", "HEAD~1", "HEAD").stdout
-    assert "metrics/finetune.json" in table, table
+    assert "metrics/scores/finetune.json" in table, table
     changed = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
-    assert set(changed) <= {"metrics/finetune.json", "metrics/summary.json"}, sorted(changed)
-    accuracy = {k for k in changed["metrics/finetune.json"] if k.endswith("_acc")}
-    assert accuracy, changed["metrics/finetune.json"]   # lr 100x: the model moved
+    assert set(changed) <= {"metrics/scores/finetune.json", "metrics/summary.json"}, sorted(changed)
+    accuracy = {k for k in changed["metrics/scores/finetune.json"] if k.endswith("_acc")}
+    assert accuracy, changed["metrics/scores/finetune.json"]   # lr 100x: the model moved
     summary = changed.get("metrics/summary.json", {})
     assert all(".finetune." in k or not k.startswith("methods.") for k in summary), summary
 
@@ -104,7 +104,7 @@ def test_queued_sweep_runs_each_value_and_exp_show_lists_the_scores(repo, monkey
     for name, e in exps.items():
         assert e["state"] == "success", (name, e["state"])
         lr = e["data"]["params"]["params.yaml"]["data"]["unlearn"]["finetune"]["lr"]
-        scores = e["data"]["metrics"]["metrics/finetune.json"]["data"]
+        scores = e["data"]["metrics"]["metrics/scores/finetune.json"]["data"]
         for key in ("score", "forget_quality", "retain_acc", "test_acc"):
             assert isinstance(scores[key], float), (name, key, scores.get(key))
         by_lr[lr] = (name, scores)
@@ -116,7 +116,7 @@ def test_queued_sweep_runs_each_value_and_exp_show_lists_the_scores(repo, monkey
         log = dvc(repo, "queue", "logs", name).stdout
         assert ran_stages(log) <= FINETUNE_ONLY, (lr, ran_stages(log))
         assert not any(s.startswith(("train_", "prepare", "generate")) for s in ran_stages(log))
-    committed = json.loads((repo / "metrics/finetune.json").read_text())
+    committed = json.loads((repo / "metrics/scores/finetune.json").read_text())
     assert by_lr[NEW_LR][1]["retain_acc"] == committed["retain_acc"]
     assert by_lr[SWEEP[0]][1]["retain_acc"] != committed["retain_acc"]
 
@@ -124,8 +124,8 @@ def test_queued_sweep_runs_each_value_and_exp_show_lists_the_scores(repo, monkey
     monkeypatch.setenv("COLUMNS", "250")   # not a terminal: rich would cut at 80
     table = dvc(repo, "exp", "show", "--no-pager", "--drop", ".*", "--keep",
                 r"Experiment|State|unlearn\.finetune\.lr|"
-                r"metrics/finetune\.json:(score|forget_quality|retain_acc|test_acc)$").stdout
-    for column in ("unlearn.finetune.lr", "metrics/finetune.json:score"):
+                r"metrics/scores/finetune\.json:(score|forget_quality|retain_acc|test_acc)$").stdout
+    for column in ("unlearn.finetune.lr", "metrics/scores/finetune.json:score"):
         assert column in table, table
     for lr, (name, _) in by_lr.items():
         row = next((line for line in table.splitlines() if f"[{name}]" in line), "")

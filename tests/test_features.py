@@ -1,13 +1,13 @@
-"""unlearn.features: penultimate features are fc's input; similarity helpers."""
+"""unlearn.unlearning.features: penultimate features are fc's input; similarity helpers."""
 import pytest
 import torch
 
 from method_helpers import one_thread  # noqa: F401 (autouse fixture)
 
-from unlearn.features import (cosine_similarity_matrix, extract_features, most_similar,
+from unlearn.unlearning.features import (cosine_similarity_matrix, extract_features, most_similar,
                               nearest_counts, penultimate)
-from unlearn.model import build_model
-from unlearn.train import logits_of
+from unlearn.training.model import build_model
+from unlearn.training.train import logits_of
 
 
 def test_resnet18_features_are_fc_input():

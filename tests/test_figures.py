@@ -1,7 +1,7 @@
-"""Static report figures (unlearn/figures.py): deterministic bytes, no run-specific metadata."""
+"""Static report figures (unlearn/scoring/figures.py): deterministic bytes, no run-specific metadata."""
 import numpy as np
 
-from unlearn import figures
+from unlearn.scoring import figures
 
 
 def test_bucket_shares_count_every_example_once():

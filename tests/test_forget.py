@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from unlearn.errors import UserError
-from unlearn.forget import select_forget
+from unlearn.core.errors import UserError
+from unlearn.data.forget import select_forget
 
 # 40 images of 10 persons (4 each), in CSV order.
 PERSONS = [f"F{1 + i // 12:04d}/P{i // 4}" for i in range(40)]

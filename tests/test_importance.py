@@ -1,4 +1,4 @@
-"""unlearn.importance: per-example importances equal a loop over single examples and do
+"""unlearn.unlearning.importance: per-example importances equal a loop over single examples and do
 not depend on order or chunk size; the batch form differs and depends on the batches.
 
 TinyNet, rand_split and the single_thread fixture are reused by the method tests
@@ -11,9 +11,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from unlearn.data import Split, to_float
-from unlearn.importance import combine, importances
-from unlearn.model import build_model
+from unlearn.data.splits import Split, to_float
+from unlearn.unlearning.importance import combine, importances
+from unlearn.training.model import build_model
 
 CPU = torch.device("cpu")
 

@@ -5,9 +5,9 @@ import torch
 
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn import checks
-from unlearn.loops import class_weights, even_batches, even_paired_batches, loss_epoch
-from unlearn.masks import split_flat, top_k_mask
+from unlearn.unlearning import checks
+from unlearn.training.loops import class_weights, even_batches, even_paired_batches, loss_epoch
+from unlearn.unlearning.masks import split_flat, top_k_mask
 
 
 @pytest.mark.parametrize("n, bs, sizes", [(583, 64, [59, 59, 59, 58, 58, 58, 58, 58, 58, 58]),

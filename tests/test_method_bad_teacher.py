@@ -7,12 +7,12 @@ import torch
 
 import unlearn.methods.bad_teacher as bt
 from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
-from unlearn.distill import kl_per_example
-from unlearn.errors import UserError
+from unlearn.unlearning.distill import kl_per_example
+from unlearn.core.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
-from unlearn.train import logits_of
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
+from unlearn.training.train import logits_of
 
 CPU = torch.device("cpu")
 

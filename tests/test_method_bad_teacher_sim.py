@@ -5,10 +5,10 @@ import torch
 
 import unlearn.methods.bad_teacher_sim as bts
 from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
 
 CPU = torch.device("cpu")
 

@@ -8,9 +8,9 @@ import torch.nn.functional as F
 import unlearn.methods.l1_sparse as l1
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.loops import even_batches
+from unlearn.training.loops import even_batches
 from unlearn.methods import method_config
-from unlearn.train import batch
+from unlearn.training.train import batch
 
 
 def test_gamma_decays_linearly_per_epoch():

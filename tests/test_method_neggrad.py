@@ -9,9 +9,9 @@ import torch.nn.functional as F
 import unlearn.methods.neggrad as ng
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
-from unlearn.train import batch, paired_batches
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
+from unlearn.training.train import batch, paired_batches
 
 
 def make_ctx(seed, n_retain, n_forget):

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 import unlearn.methods.neggrad_plus as ngp
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
-from unlearn.loops import even_paired_batches
-from unlearn.train import batch
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
+from unlearn.training.loops import even_paired_batches
+from unlearn.training.train import batch
 
 
 def make_ctx(seed, n_retain, n_forget):

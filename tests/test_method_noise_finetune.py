@@ -7,7 +7,7 @@ import torch
 import unlearn.methods.noise_finetune as nf
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from unlearn.methods import method_config
-from unlearn.model import build_model
+from unlearn.training.model import build_model
 
 
 def test_scope_top_level_is_conv1_on_resnet18():

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 from unlearn.methods import REGISTRY, available_methods, method_config, register
-from unlearn.params import validate_params
+from unlearn.methods import validate_all_params as validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

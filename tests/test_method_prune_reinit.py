@@ -10,7 +10,7 @@ import torch
 import unlearn.methods.prune_reinit as pr
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.data import to_float
+from unlearn.data.splits import to_float
 from unlearn.methods import method_config
 
 

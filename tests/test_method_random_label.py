@@ -2,10 +2,10 @@
 freshly drawn labels, then a pass over D_r with the true ones."""
 import torch
 
-import unlearn.loops as loops
+import unlearn.training.loops as loops
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.loops import random_labels
+from unlearn.training.loops import random_labels
 from unlearn.methods import get_method, method_config
 
 

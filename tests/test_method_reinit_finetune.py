@@ -11,10 +11,10 @@ import torch.nn.functional as F
 import unlearn.methods.reinit_finetune as rf
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.loops import even_batches
+from unlearn.training.loops import even_batches
 from unlearn.methods import method_config
-from unlearn.model import build_model
-from unlearn.train import batch
+from unlearn.training.model import build_model
+from unlearn.training.train import batch
 
 
 def test_warmup_decay_factors():

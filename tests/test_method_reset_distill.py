@@ -9,8 +9,8 @@ import torch.nn.functional as F
 import unlearn.methods.reset_distill as rd
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.data import to_float
-from unlearn.distill import kl_loss
+from unlearn.data.splits import to_float
+from unlearn.unlearning.distill import kl_loss
 from unlearn.methods import method_config
 
 

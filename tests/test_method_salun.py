@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import unlearn.methods.salun as salun_mod
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.data import to_float
+from unlearn.data.splits import to_float
 from unlearn.methods import method_config
 
 

@@ -7,11 +7,11 @@ import torch
 
 import unlearn.methods.scrub as sc
 from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
-from unlearn.distill import distill_kl
+from unlearn.unlearning.distill import distill_kl
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
-from unlearn.train import logits_of
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
+from unlearn.training.train import logits_of
 
 CPU = torch.device("cpu")
 

@@ -7,12 +7,12 @@ import torch
 
 import unlearn.methods.ssd as ssd_mod
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
-from unlearn.data import Split
-from unlearn.errors import UserError
-from unlearn.importance import importances
+from unlearn.data.splits import Split
+from unlearn.core.errors import UserError
+from unlearn.unlearning.importance import importances
 from unlearn.methods import UnlearnContext, method_config
-from unlearn.model import build_model
-from unlearn.runner import run_unlearning
+from unlearn.training.model import build_model
+from unlearn.unlearning.runner import run_unlearning
 
 
 def make_ctx(seed=0, n_retain=30, n_forget=6, data_seed=None):

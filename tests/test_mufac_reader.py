@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from unlearn.errors import UserError
-from unlearn.mufac import CLASS_LETTERS, read_mufac
+from unlearn.core.errors import UserError
+from unlearn.data.mufac import CLASS_LETTERS, read_mufac
 
 
 def table(root, split):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipeline_repo import BIN, copy_repo, dvc, edit_params, env, ran_stages
-from unlearn.executor import usable_cores
+from unlearn.core.executor import usable_cores
 
 pytestmark = pytest.mark.skipif(usable_cores() < 2, reason="needs two cores for two workers")
 

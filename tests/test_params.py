@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unlearn.errors import UserError
-from unlearn.params import validate_params
+from unlearn.core.errors import UserError
+from unlearn.core.params import RECIPE_SCHEMA, method_names
+from unlearn.methods import REGISTRY, available_methods
+from unlearn.methods import validate_all_params as validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -100,3 +102,47 @@ def test_unknown_method_on_the_command_line(tmp_path):
     assert proc.returncode == 1
     assert "unlearn.methods: 'nope' is not listed" in proc.stderr
     assert not (tmp_path / "models").exists()
+
+
+def test_the_recipe_schema_knows_every_recipe_key():
+    from unlearn.training.recipes import RECIPE_KEYS
+    assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
+
+
+def test_method_names_are_the_registered_names_and_their_modules():
+    """core.params lists the methods by module file, without importing them."""
+    assert method_names() == available_methods()
+    for name in method_names():
+        assert REGISTRY[name].fn.__module__ == f"unlearn.methods.{name}"
+
+
+def test_a_method_registered_outside_its_own_module_is_refused():
+    from unlearn.methods import register
+    fake = type(sys)("unlearn.methods.finetune_copy")
+    exec("def run(model, ctx, cfg):\n    return model", fake.__dict__)
+    with pytest.raises(ValueError, match="lives in the module of its own name"):
+        register("another_name", lr=0.1)(fake.run)
+    assert "another_name" not in REGISTRY
+
+
+def test_a_stage_validates_params_without_importing_any_method():
+    """The checks every stage runs import no method module, so a stage depends only on the
+    methods it runs (tests/test_stage_deps.py checks the deps); method values are checked by
+    the method's own stage, and by `python -m tools.check_params` (make repro) for all."""
+    code = ("import sys, yaml; from unlearn.core.params import validate_params; "
+            "validate_params(yaml.safe_load(open('params.yaml'))); "
+            "print(sorted(m for m in sys.modules if m.startswith('unlearn.methods')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_check_params_names_a_bad_method_value_in_one_line(tmp_path):
+    bad = copy.deepcopy(PARAMS)
+    bad["unlearn"]["salun"]["mask_fraction"] = 2.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([sys.executable, "-m", "tools.check_params"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["error: unlearn.salun.mask_fraction: must be in (0, 1], got 2.0"]

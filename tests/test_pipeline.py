@@ -35,7 +35,7 @@ def test_full_run_leaves_status_clean_and_a_report(repo):
     report = (repo / "metrics/report.md").read_text()
     for method in ("original", "retrain", "finetune"):
         assert f"| {method} |" in report
-        m = json.loads((repo / f"metrics/{method}.json").read_text())
+        m = json.loads((repo / f"metrics/scores/{method}.json").read_text())
         for key in ("retain_acc", "forget_acc", "test_acc", "val_acc", "forget_quality",
                     "score", "unlearn_seconds", "scorer", "official_score", "nomus",
                     "cost_ratio"):
@@ -71,10 +71,10 @@ def test_method_param_change_reruns_only_that_method(repo):
 
 def test_metrics_diff_between_commits_shows_the_changed_method(repo):
     diff = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
-    assert "metrics/finetune.json" in diff
-    assert "score" in diff["metrics/finetune.json"] or "retain_acc" in diff["metrics/finetune.json"]
-    assert "metrics/original.json" not in diff
-    assert "metrics/retrain.json" not in diff
+    assert "metrics/scores/finetune.json" in diff
+    assert "score" in diff["metrics/scores/finetune.json"] or "retain_acc" in diff["metrics/scores/finetune.json"]
+    assert "metrics/scores/original.json" not in diff
+    assert "metrics/scores/retrain.json" not in diff
 
 
 def test_editing_one_method_source_reruns_only_that_method(repo):

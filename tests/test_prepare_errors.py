@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from unlearn.data import load_prepared
+from unlearn.data.splits import load_prepared
 
 REPO = Path(__file__).resolve().parents[1]
 RANDOM5 = {"mode": "random", "count": 5, "fraction": None, "seed": 0}
@@ -63,8 +63,8 @@ def test_outputs(tiny_mufac, tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(tmp_path / "data")) == ["prepared"]
     out = tmp_path / "data" / "prepared"
-    assert sorted(os.listdir(out)) == ["forget.pt", "info.json", "manifest.csv", "retain.pt",
-                                       "test.pt", "val.pt"]
+    assert sorted(os.listdir(out)) == ["duplicates.csv", "forget.pt", "info.json", "manifest.csv",
+                                       "retain.pt", "test.pt", "val.pt"]
     splits = load_prepared(out)
     train = pd.read_csv(tiny_mufac / "custom_train_dataset.csv")
     assert len(splits["forget"]) == 5 and len(splits["forget"]) + len(splits["retain"]) == len(train)

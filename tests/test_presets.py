@@ -1,4 +1,4 @@
-"""presets/mufac.yaml and stages/apply_preset.py: the real-MUFAC setting, applied and checked.
+"""presets/mufac.yaml and tools/apply_preset.py: the real-MUFAC setting, applied and checked.
 
 Nothing here runs the pipeline on MUFAC (the data is not bundled): the preset is applied
 to a copy of the project's params.yaml, validated by the params schema, and resolved by
@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from pipeline_repo import dvc, make_repo, ran_stages, run
-from unlearn.params import validate_params
-from unlearn.recipes import PRESETS, resolve_recipe
+from unlearn.methods import validate_all_params as validate_params
+from unlearn.training.recipes import PRESETS, resolve_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = ROOT / "presets" / "mufac.yaml"
@@ -29,8 +29,8 @@ class Result:
 
 @pytest.fixture
 def apply(capsys):
-    """`python -m stages.apply_preset ARGS`, in this process (importing torch once)."""
-    from stages.apply_preset import main
+    """`python -m tools.apply_preset ARGS`, in this process (importing torch once)."""
+    from tools.apply_preset import main
 
     def call(*args):
         capsys.readouterr()
@@ -49,7 +49,7 @@ def apply_cli(*args, cwd=ROOT):
     env = dict(os.environ)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "stages.apply_preset", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "tools.apply_preset", *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True)
 
 

@@ -1,6 +1,6 @@
 """The tiny pipeline on a real Ray cluster on 127.0.0.1 (conftest.ray_cluster):
 
-- `python -m stages.fanout` trains the stale reference models as Ray tasks, each in a
+- `python -m fanout` trains the stale reference models as Ray tasks, each in a
   workspace of its own sharing the DVC cache; afterwards `dvc repro` trains nothing and
   the outputs are the bytes of the sequential `dvc repro` that built the repo;
 - unlearn@finetune with `executor.kind: ray` writes the bytes of `kind: local`;
@@ -49,7 +49,7 @@ def forget(repo, stages):
 
 
 def fanout(repo, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "stages.fanout", *args], cwd=repo, env=env(),
+    proc = subprocess.run([sys.executable, "-m", "fanout", *args], cwd=repo, env=env(),
                           capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_stage_is_rerun_and_nothing_half_written_stays(repo,
     run(repo, str(Path(sys.executable).parent / "dvc"), "remote", "add", "-d", "-f", "shared",
         str(tmp_path / "remote"))
     forget(repo, ["train_retrained@2"])
-    proc = subprocess.Popen([sys.executable, "-m", "stages.fanout", "--remote", "--scratch",
+    proc = subprocess.Popen([sys.executable, "-m", "fanout", "--remote", "--scratch",
                              str(tmp_path / "scratch")], cwd=repo, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, training, deadline = None, None, time.time() + 300

@@ -211,7 +211,7 @@ def checkpoint_variants(good):
 
     import torch
 
-    from unlearn.model import build_model, save_checkpoint
+    from unlearn.training.model import build_model, save_checkpoint
 
     def saved(obj):
         buf = io.BytesIO()

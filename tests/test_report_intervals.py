@@ -8,7 +8,7 @@ import yaml
 
 import score_workspace
 from stages import report, score
-from unlearn.errors import UserError
+from unlearn.core.errors import UserError
 
 CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
 
@@ -22,7 +22,7 @@ def ws(tmp_path_factory):
 
 
 def metrics(ws, method):
-    return json.loads((ws / f"metrics/{method}.json").read_text())
+    return json.loads((ws / f"metrics/scores/{method}.json").read_text())
 
 
 def test_every_score_has_an_interval_holding_it(ws):
@@ -31,7 +31,7 @@ def test_every_score_has_an_interval_holding_it(ws):
         for name in CI_NAMES:
             low, high = m[f"{name}_ci"]
             assert low <= m[name] <= high, (method, name)
-    boot = json.loads((ws / "metrics/bootstrap/finetune.json").read_text())
+    boot = json.loads((ws / "metrics/scores/finetune.bootstrap.json").read_text())
     assert sorted(boot["replicates"]) == sorted(CI_NAMES)
     assert all(len(v) == 200 for v in boot["replicates"].values())
 
@@ -94,7 +94,7 @@ def test_report_and_images_are_byte_identical_on_rerun(ws):
 def test_too_few_runs_reads_n_a_without_a_crash(tmp_path):
     root = score_workspace.make(tmp_path, n_runs=3, methods=("original", "retrain", "finetune"))
     score_workspace.score_and_report(root)
-    m = json.loads((root / "metrics/finetune.json").read_text())
+    m = json.loads((root / "metrics/scores/finetune.json").read_text())
     assert all(m[f"{name}_ci"] is None for name in CI_NAMES)
     assert "score.bootstrap.min_runs = 5" in m["ci_na"]
     text = (root / "metrics/report.md").read_text()
@@ -106,7 +106,7 @@ def test_too_few_runs_reads_n_a_without_a_crash(tmp_path):
 def test_replicates_from_different_settings_are_refused(tmp_path):
     root = score_workspace.make(tmp_path, methods=("original", "retrain"), resamples=20)
     score_workspace.score_and_report(root)
-    path = root / "metrics/bootstrap/retrain.json"
+    path = root / "metrics/scores/retrain.bootstrap.json"
     boot = json.loads(path.read_text())
     path.write_text(json.dumps({**boot, "seed": 1}))
     with score_workspace.inside(root), pytest.raises(SystemExit):
@@ -126,7 +126,7 @@ def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
     assert exit_.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         "error: score.bootstrap.resamples: must be >= 1, got 0"]
-    assert not (root / "metrics").joinpath("original.json").exists()
+    assert not (root / "metrics/scores/original.json").exists()
 
 
 def test_method_diagnostics_reach_the_metrics_and_the_report(tmp_path):
@@ -141,3 +141,26 @@ def test_method_diagnostics_reach_the_metrics_and_the_report(tmp_path):
     text = (root / "metrics/report.md").read_text()
     assert "| finetune | dampened_share | 0.25 |" in text
     assert "| finetune | mean_dampening_factor | 0.625 |" in text
+
+
+def test_the_report_shows_the_duplicate_audit(tmp_path):
+    root = score_workspace.make(tmp_path, methods=("original", "retrain"), resamples=20)
+    score_workspace.write_audit(root, [("forget", "F0001_a.jpg", "retain", "F0002_a.jpg", "exact", 0),
+                                       ("retain", "F0003_b.jpg", "test", "F0851_b.jpg", "near", 3)])
+    score_workspace.score_and_report(root)
+    text = (root / "metrics/report.md").read_text()
+    assert "## Duplicates and leaks in the data" in text
+    assert "| 1 | 1 | 1 | 2 | 0 |" in text                     # exact, near, forget–retain, across
+    assert "⚠ 1 forget–retain pair(s)" in text
+    assert "| F0001_a.jpg | F0002_a.jpg | retain | exact | 0 |" in text
+    summary = json.loads((root / "metrics/summary.json").read_text())
+    assert summary["duplicates"]["forget_retain_pairs"] == 1
+
+
+def test_the_report_needs_the_audit(tmp_path):
+    root = score_workspace.make(tmp_path, methods=("original",), resamples=20)
+    (root / "data/prepared/duplicates.csv").unlink()
+    with score_workspace.inside(root):
+        score.main(["original"])
+        with pytest.raises(UserError, match=r"^data/prepared/duplicates.csv: missing; run the prepare stage$"):
+            report.main.__wrapped__()

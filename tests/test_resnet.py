@@ -2,7 +2,7 @@
 import torch
 from torchvision.models import resnet18 as torchvision_resnet18
 
-from unlearn.model import build_model
+from unlearn.training.model import build_model
 
 
 def test_same_seed_gives_torchvisions_weights_and_outputs():

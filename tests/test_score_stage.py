@@ -1,7 +1,7 @@
 """The score stage's handling of runs whose method diverged (non-finite logits)."""
 import torch
 
-from unlearn.method_scores import diverged_runs, local_test_size, sanitize
+from unlearn.scoring.method_scores import diverged_runs, local_test_size, sanitize
 
 
 def test_diverged_runs_are_counted_and_scored_as_uniform():

@@ -6,8 +6,8 @@ import pytest
 from sklearn import linear_model, model_selection
 from sklearn.metrics import make_scorer
 
-from unlearn import scoring
-from unlearn.scoring import (final_score, local_epsilons, local_forget_quality, local_noise_std,
+from unlearn.scoring import local as scoring
+from unlearn.scoring.local import (final_score, local_epsilons, local_forget_quality, local_noise_std,
                              local_statistic, noisy_retrained_statistics, nomus,
                              per_example_cross_entropy)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from unlearn import scoring_official as so
-from unlearn.scoring import (logit_scaled_confidence, official_bucket_count, official_epsilons,
+from unlearn.scoring import official as so
+from unlearn.scoring.local import (logit_scaled_confidence, official_bucket_count, official_epsilons,
                              official_forget_quality, official_quality_from_epsilons)
 
 

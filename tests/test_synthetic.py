@@ -12,9 +12,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from unlearn.errors import UserError
-from unlearn.mufac import CLASS_LETTERS, DATASET_DIRNAME, SPLITS
-from unlearn.synthetic import check_config, family_starts, generate, plan
+from unlearn.core.errors import UserError
+from unlearn.data.mufac import CLASS_LETTERS, DATASET_DIRNAME, SPLITS
+from unlearn.data.synthetic import check_config, family_starts, generate, plan
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = re.compile(r"^(F\d{4})_AGE_(GF|GM|F|M|S\d*|D\d*)_(\d+)_([a-h])(\d+)\.(jpg|JPG)$")

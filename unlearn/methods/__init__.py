@@ -12,18 +12,22 @@ per-run diagnostics as plain floats in `ctx.stats` (e.g. ssd's share of dampened
 parameters), which the runner carries into the run's outputs.
 
 Value constraints: `register(name, ..., checks={key: check})` with checks from
-unlearn.checks (fractions, non-negative numbers, known layer names ...). `method_config`
+unlearn.unlearning.checks (fractions, non-negative numbers, known layer names ...). `method_config`
 applies them when params are validated, before any stage runs, so a bad value is the
 one-line error `unlearn.<name>.<key>: <what is wrong>`.
+
+A method lives in the module of its own name (unlearn/methods/<name>.py; `register` checks
+it), so `get_method(name)` imports that one module and nothing else: the `unlearn@<name>`
+stage depends on its own method's file, not on every method's.
 """
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import UserError
-from ..model import build_model
+from unlearn.core.errors import UserError
+from unlearn.core.params import method_names, validate_params
+from unlearn.training.model import build_model
 
 
 @dataclass
@@ -37,7 +41,7 @@ class MethodSpec:
 
 @dataclass
 class UnlearnContext:
-    retain: object            # unlearn.data.Split
+    retain: object            # unlearn.data.splits.Split
     forget: object
     val: object
     device: torch.device
@@ -65,13 +69,17 @@ REGISTRY: dict = {}
 
 def register(name, checks=None, **defaults):
     """Register `fn` under `name`; keyword defaults are its params schema, `checks` maps
-    some of those keys to value checks (unlearn.checks)."""
+    some of those keys to value checks (unlearn.unlearning.checks)."""
     checks = dict(checks or {})
     unknown = set(checks) - set(defaults)
     if unknown:
         raise ValueError(f"method {name!r}: checks for unknown keys {sorted(unknown)}")
 
     def decorate(fn):
+        package, _, module = fn.__module__.rpartition(".")
+        if package == __name__ and module != name:
+            raise ValueError(f"method {name!r} registered in {fn.__module__}: a method lives in "
+                             f"the module of its own name ({__name__}.{name})")
         if name in REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
         import inspect
@@ -81,14 +89,15 @@ def register(name, checks=None, **defaults):
 
 
 def _import_all():
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    for name in method_names():
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def get_method(name):
-    _import_all()
+    if name not in REGISTRY and name in method_names():
+        importlib.import_module(f"{__name__}.{name}")   # only this method's module
     if name not in REGISTRY:
+        _import_all()            # for the error message: every registered name
         raise UserError(f"unknown method {name!r}; registered: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name]
 
@@ -134,3 +143,15 @@ def method_config(name, section, where=None):
         if problem:
             raise UserError(f"{where}.{key}: {problem}")
     return {k: float(v) if isinstance(spec.defaults[k], float) else v for k, v in cfg.items()}
+
+
+def validate_all_params(params, source="params.yaml"):
+    """validate_params, plus every listed method's section checked against its registered
+    defaults: the whole file at once (tools.check_params, presets), where a stage checks
+    only the method it runs."""
+    validate_params(params, source)
+    unlearn = params.get("unlearn")
+    if unlearn:
+        for name in unlearn["methods"]:
+            method_config(name, unlearn.get(name))
+    return params

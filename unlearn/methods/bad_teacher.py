@@ -11,7 +11,7 @@ model) when x ∈ D_f and from the competent teacher (frozen original) when x �
 
 Direction: the code calls F.kl_div(log_softmax(student/T), softmax(teacher/T)), which
 computes KL(teacher ‖ student); SPEC writes "KL(student/T ‖ teacher/T)" in the code's
-argument order. We compute what the code computes (see unlearn/distill.py).
+argument order. We compute what the code computes (see unlearn/unlearning/distill.py).
 
 Defaults are the study's (COMP540 report): retain subset = retain_scale × |D_f| = 3 × |D_f|
 images, Adam lr 1e-4 with weight decay 5e-3 ("all gradient methods" in SPEC §1),
@@ -34,11 +34,11 @@ Departures from the source, and why:
 """
 import torch
 
-from . import register
-from ..data import Split
-from ..distill import cached_teacher_logits, kl_loss, softmax_t
-from ..errors import UserError
-from ..train import batch, batch_indices, make_optimizer
+from unlearn.methods import register
+from unlearn.data.splits import Split
+from unlearn.unlearning.distill import cached_teacher_logits, kl_loss, softmax_t
+from unlearn.core.errors import UserError
+from unlearn.training.train import batch, batch_indices, make_optimizer
 
 
 def retain_subset_size(n_retain, n_forget, retain_scale, retain_fraction=None):

@@ -24,7 +24,7 @@ exposed as a param). Four changes to `bad_teacher` (Chundawat et al. 2023):
    defaults to ceil(batch_size · |D_f| / n) so one epoch covers both sets once.
 
 Loss per example: KL(p_teacher/T ‖ p_student/T) (direction as bad_teacher, see
-unlearn/distill.py); destructive = reduce(KL), reconstructive = reduce(w · KL) with the
+unlearn/unlearning/distill.py); destructive = reduce(KL), reconstructive = reduce(w · KL) with the
 same reduction as bad_teacher (default the source's element mean Σ/(B·C)).
 
 Chosen values and why: retain_scale 3 (the study's bad_teacher setting, so the two rows
@@ -40,11 +40,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import register
-from ..distill import cached_teacher_logits, kl_loss
-from ..errors import UserError
-from ..features import cosine_similarity_matrix, extract_features, most_similar, nearest_counts
-from ..train import adam, batch, batch_indices, make_optimizer, paired_batches
+from unlearn.methods import register
+from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
+from unlearn.core.errors import UserError
+from unlearn.unlearning.features import cosine_similarity_matrix, extract_features, most_similar, nearest_counts
+from unlearn.training.train import adam, batch, batch_indices, make_optimizer, paired_batches
 
 
 def similarity_sample(sim, n, similar_fraction, generator):

@@ -41,9 +41,9 @@ Departures from the source, and why:
 import torch
 import torch.nn.functional as F
 
-from . import register
-from ..distill import kl_loss
-from ..train import batch, batch_indices, sgd as train_sgd
+from unlearn.methods import register
+from unlearn.unlearning.distill import kl_loss
+from unlearn.training.train import batch, batch_indices, sgd as train_sgd
 
 
 def uniform_kl_loss(logits):

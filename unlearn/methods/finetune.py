@@ -12,10 +12,10 @@ constant-lr fine-tuning, exactly as in the kit.
 """
 import torch
 
-from . import register
-from ..augment import AUGMENTATIONS
-from ..checks import at_least, non_negative, one_of, positive
-from ..train import make_optimizer, train_epoch
+from unlearn.methods import register
+from unlearn.training.augment import AUGMENTATIONS
+from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
+from unlearn.training.train import make_optimizer, train_epoch
 
 
 @register("finetune", optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0,

@@ -2,7 +2,7 @@
 
 Source: the study's report (Rice COMP540, December 2023); its code is not available, so
 this follows the report's formulas exactly.
-1. I_f, I_r: importances on D_f and D_r, as in SSD (unlearn.importance).
+1. I_f, I_r: importances on D_f and D_r, as in SSD (unlearn.unlearning.importance).
 2. One optimiser parameter group per parameter tensor i, with learning rate
        η_i = η_base · (1 + mean_elements( max( log( I_f,i / (I_r,i + ε) ), 0 ) ))
 3. On paired retain/forget batches (forget iterator restarting, as in neggrad):
@@ -27,10 +27,10 @@ weight decay is the usual L2 term added to the gradient, in every group.
 import torch
 import torch.nn.functional as F
 
-from . import register
-from ..errors import UserError
-from ..importance import FORMS, importances
-from ..train import batch, make_optimizer, paired_batches
+from unlearn.methods import register
+from unlearn.core.errors import UserError
+from unlearn.unlearning.importance import FORMS, importances
+from unlearn.training.train import batch, make_optimizer, paired_batches
 
 
 @register("gisa", optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0, epochs=1,

@@ -16,15 +16,15 @@ to finetune). Note that E sets the schedule, so changing `epochs` changes every 
 
 Choices: ‖θ‖₁ is Σ|p| summed tensor by tensor (the source concatenates all parameters
 into one vector first; the value and gradient are the same). Batches: near-equal sizes
-(unlearn/loops.py says why).
+(unlearn/training/loops.py says why).
 """
 import torch
 import torch.nn.functional as F
 
-from . import register
-from ..train import sgd
-from ..checks import at_least, non_negative, positive
-from ..loops import loss_epoch
+from unlearn.methods import register
+from unlearn.training.train import sgd
+from unlearn.unlearning.checks import at_least, non_negative, positive
+from unlearn.training.loops import loss_epoch
 
 
 def l1_gamma(epoch, epochs, alpha):

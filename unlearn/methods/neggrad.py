@@ -28,10 +28,10 @@ turn the method into a no-op; with their sizes it drops about 1 step in 24.
 """
 import torch.nn.functional as F
 
-from . import register
-from ..augment import AUGMENTATIONS
-from ..checks import at_least, non_negative, one_of, positive
-from ..train import batch, make_optimizer, paired_batches
+from unlearn.methods import register
+from unlearn.training.augment import AUGMENTATIONS
+from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
+from unlearn.training.train import batch, make_optimizer, paired_batches
 
 
 @register("neggrad", optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0, epochs=1,

@@ -25,17 +25,17 @@ this project's default data; it is a small-scale recipe, not a ResNet one.
 
 Departures: their `cycle(delete_loader)` replays the first pass's forget batches in the
 same order; we reshuffle the forget set at each restart (as neggrad and gisa do).
-Batches have near-equal sizes instead of a short last one (unlearn/loops.py says why:
+Batches have near-equal sizes instead of a short last one (unlearn/training/loops.py says why:
 in train mode a 7-image batch wrecked the model on the default data). The L2 term is
 computed only when weight_decay > 0 (it is 0 otherwise).
 """
 import torch.nn.functional as F
 
-from . import register
-from ..augment import AUGMENTATIONS
-from ..checks import at_least, in_unit_interval, non_negative, one_of, positive
-from ..loops import even_paired_batches
-from ..train import batch, make_optimizer
+from unlearn.methods import register
+from unlearn.training.augment import AUGMENTATIONS
+from unlearn.unlearning.checks import at_least, in_unit_interval, non_negative, one_of, positive
+from unlearn.training.loops import even_paired_batches
+from unlearn.training.train import batch, make_optimizer
 
 BN_MODES = ("train", "eval")
 

@@ -30,16 +30,16 @@ Defaults: his, except the epochs: 4 → 2 (÷2; the second noise then comes afte
 the cosine runs lr, lr/2) to keep a run near the cost of the study's other gradient
 methods on this project's CPU budget (bench/methods.py gives the measured ratio to
 finetune). Noise is drawn from ctx.generator on the CPU. Batches: near-equal sizes
-(unlearn/loops.py says why).
+(unlearn/training/loops.py says why).
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register
-from ..train import sgd
-from ..checks import at_least, non_negative, one_of, positive
-from ..loops import class_weights, loss_epoch, seeded_normal_like
+from unlearn.methods import register
+from unlearn.training.train import sgd
+from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
+from unlearn.training.loops import class_weights, loss_epoch, seeded_normal_like
 
 SCOPES = ("top_level", "all_conv")
 

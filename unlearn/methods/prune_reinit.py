@@ -29,10 +29,10 @@ it further from a trained model: read this row with that in mind.
 
 Choices/departures: the port's loop takes one step more than int(batches × epochs)
 (`if num_iters > max_iters` after stepping); we take exactly that many. Ties at the
-pruning threshold are broken by position (unlearn/masks.py). The re-initialised values
+pruning threshold are broken by position (unlearn/unlearning/masks.py). The re-initialised values
 are drawn from ctx.generator on the CPU. The original's logits are computed once for
 D_r (eval mode, no augmentation: they never change). Batches: near-equal sizes
-(unlearn/loops.py says why).
+(unlearn/training/loops.py says why).
 """
 import math
 
@@ -40,12 +40,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register
-from ..train import sgd
-from ..checks import at_least, finite, fraction, non_negative, positive
-from ..distill import cached_teacher_logits
-from ..loops import class_weights, loss_epoch
-from ..masks import split_flat, top_k_mask
+from unlearn.methods import register
+from unlearn.training.train import sgd
+from unlearn.unlearning.checks import at_least, finite, fraction, non_negative, positive
+from unlearn.unlearning.distill import cached_teacher_logits
+from unlearn.training.loops import class_weights, loss_epoch
+from unlearn.unlearning.masks import split_flat, top_k_mask
 
 
 def prunable(model):

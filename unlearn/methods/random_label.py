@@ -28,14 +28,14 @@ data with probe scripts. Their setting:
 Choices: `exclude_true: true` draws each forget label uniformly from the C − 1 wrong
 classes instead (the textbook "random different label"); the source does not. New labels
 are drawn once per epoch for the whole forget set from ctx.generator (the same
-distribution as per batch). Batches: near-equal sizes (unlearn/loops.py says why).
+distribution as per batch). Batches: near-equal sizes (unlearn/training/loops.py says why).
 """
 import torch
 
-from . import register
-from ..train import sgd
-from ..checks import at_least, non_negative, positive
-from ..loops import random_label_epoch
+from unlearn.methods import register
+from unlearn.training.train import sgd
+from unlearn.unlearning.checks import at_least, non_negative, positive
+from unlearn.training.loops import random_label_epoch
 
 RL_CHECKS = {"lr": positive, "momentum": non_negative, "weight_decay": non_negative,
              "epochs": at_least(1), "batch_size": at_least(1)}

@@ -23,18 +23,18 @@ other gradient methods on this project's CPU budget (bench/methods.py gives the 
 ratio to finetune).
 
 Choices: exactly k weights per layer, ties at the threshold broken by position
-(unlearn/masks.py; the source's topk leaves them unspecified). The fresh weights are
-drawn from ctx.generator on the CPU. Batches: near-equal sizes (unlearn/loops.py).
+(unlearn/unlearning/masks.py; the source's topk leaves them unspecified). The fresh weights are
+drawn from ctx.generator on the CPU. Batches: near-equal sizes (unlearn/training/loops.py).
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register
-from ..checks import at_least, fraction, non_negative, positive
-from ..loops import cross_entropy, even_batches, loss_epoch, set_lr
-from ..masks import top_k_mask
-from ..train import batch, sgd
+from unlearn.methods import register
+from unlearn.unlearning.checks import at_least, fraction, non_negative, positive
+from unlearn.training.loops import cross_entropy, even_batches, loss_epoch, set_lr
+from unlearn.unlearning.masks import top_k_mask
+from unlearn.training.train import batch, sgd
 
 
 def conv_layers(model):

@@ -26,7 +26,7 @@ to keep a run near the cost of the study's other gradient methods on this projec
 budget (bench/methods.py gives the measured ratio to finetune); the warm-up keeps its 3
 epochs (the validation split is small). The reset draws from ctx.generator (on a CPU
 copy of each layer); the teacher's logits are computed once per split (eval mode, no
-augmentation: they never change). Batches: near-equal sizes (unlearn/loops.py).
+augmentation: they never change). Batches: near-equal sizes (unlearn/training/loops.py).
 """
 import copy
 
@@ -34,11 +34,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import register
-from ..train import sgd
-from ..checks import at_least, module_names, non_negative, one_of, positive
-from ..distill import cached_teacher_logits, kl_loss
-from ..loops import forked_seed, loss_epoch
+from unlearn.methods import register
+from unlearn.training.train import sgd
+from unlearn.unlearning.checks import at_least, module_names, non_negative, one_of, positive
+from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
+from unlearn.training.loops import forked_seed, loss_epoch
 
 DISTILL_SPLITS = ("val", "retain")
 

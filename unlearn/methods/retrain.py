@@ -6,8 +6,8 @@ Its unlearn_seconds is a full retraining, so its cost ratio is ~1 by constructio
 """
 import torch
 
-from . import register
-from ..train import fit
+from unlearn.methods import register
+from unlearn.training.train import fit
 
 
 @register("retrain", seed_offset=1000)

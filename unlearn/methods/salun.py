@@ -27,18 +27,18 @@ forget 0.28–0.40 (seeds 0–2); measured with probe scripts). Their setting:
 Choices: the forget batches for the mask are taken in dataset order, not shuffled: the
 sum of batch-mean gradients depends on the batching only through a short last batch,
 and |g| is only ranked. Exactly k = ⌊N·mask_fraction⌋ elements are kept, ties at the
-threshold broken by position (unlearn/masks.py) — the source's argsort leaves their
+threshold broken by position (unlearn/unlearning/masks.py) — the source's argsort leaves their
 order unspecified. BatchNorm running statistics are buffers, not weights: they are
 updated in train mode as in the source.
 """
 import torch
 import torch.nn.functional as F
 
-from . import register
-from ..checks import at_least, fraction, non_negative, positive
-from ..loops import random_label_epoch
-from ..masks import split_flat, top_k_mask
-from ..train import batch, sgd
+from unlearn.methods import register
+from unlearn.unlearning.checks import at_least, fraction, non_negative, positive
+from unlearn.training.loops import random_label_epoch
+from unlearn.unlearning.masks import split_flat, top_k_mask
+from unlearn.training.train import batch, sgd
 
 
 def saliency_mask(model, split, device, batch_size, keep_fraction):

@@ -40,9 +40,9 @@ Departures from the source, and why:
 """
 import torch.nn.functional as F
 
-from . import register
-from ..distill import cached_teacher_logits, distill_kl
-from ..train import batch, batch_indices, make_optimizer
+from unlearn.methods import register
+from unlearn.unlearning.distill import cached_teacher_logits, distill_kl
+from unlearn.training.train import batch, batch_indices, make_optimizer
 
 
 def epoch_lr(epoch, base_lr, milestones, decay_rate):

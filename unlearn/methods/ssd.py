@@ -2,7 +2,7 @@
 
 Source: Foster, Schoepf & Brintrup, "Fast Machine Unlearning Without Retraining Through
 Selective Synaptic Dampening", AAAI 2024 (and their code's `ParameterPerturber`).
-Rule, with I_f the importance on D_f and I_ref on the reference set (unlearn.importance):
+Rule, with I_f the importance on D_f and I_ref on the reference set (unlearn.unlearning.importance):
 for every parameter element,
     if I_f > α·I_ref:  θ ← min(λ·I_ref / I_f, 1)·θ      else θ unchanged.
 No gradient step is taken; BatchNorm running statistics are untouched (they are buffers).
@@ -29,10 +29,10 @@ Departures:
 """
 import torch
 
-from . import register
-from ..checks import at_least, non_negative, one_of
-from ..data import Split
-from ..importance import FORMS, combine, importances
+from unlearn.methods import register
+from unlearn.unlearning.checks import at_least, non_negative, one_of
+from unlearn.data.splits import Split
+from unlearn.unlearning.importance import FORMS, combine, importances
 
 REFERENCES = ("retain", "train")
 

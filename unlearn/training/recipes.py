@@ -8,8 +8,8 @@ stated in the report; we use a random horizontal flip.
 epoch kept.
 Keys set next to `preset` in params.yaml override the preset's values.
 """
-from .augment import AUGMENTATIONS
-from .errors import UserError
+from unlearn.training.augment import AUGMENTATIONS
+from unlearn.core.errors import UserError
 
 PRESETS = {
     "study": dict(optimizer="adam", lr=5e-4, weight_decay=5e-3, momentum=0.0, epochs=50,

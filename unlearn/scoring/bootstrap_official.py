@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .scoring_official import DELTA, EPSILON_CAP, _rule_eps, official_bucket_count
+from unlearn.scoring.official import DELTA, EPSILON_CAP, _rule_eps, official_bucket_count
 
 _GRID = 100            # thresholds per unit of confidence (the reference's)
 _BUFFER = 2.0          # double-threshold buffer b

@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import to_float
+from unlearn.data.splits import to_float
 
 FORMS = ("per_example", "batch")
 PAIR_MAX_POSITIONS = 8         # measured crossover: pairs win at L ≤ 4, materialising at L ≥ 16

@@ -19,7 +19,7 @@ that batch (seed 0) and 0.50–0.75 without it (seeds 0–2); the original has 0
 import torch
 import torch.nn.functional as F
 
-from .train import batch, paired_batches
+from unlearn.training.train import batch, paired_batches
 
 
 def loss_epoch(model, split, optimizer, loss_fn, *, batch_size, generator, device,

@@ -34,7 +34,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from .train import logits_of
+from unlearn.training.train import logits_of
 
 REDUCTIONS = ("batchmean", "mean", "sum", "none")
 

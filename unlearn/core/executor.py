@@ -13,7 +13,7 @@ Executors (params section `executor`):
     kind: ray      one Ray task per run, on a Ray instance started on this machine
                    (`address: null`) or on a Ray cluster (`address: host:port`); each
                    task asks Ray for `num_cpus` CPUs and `num_gpus` GPUs and is rerun up
-                   to `max_retries` times if its worker dies (unlearn/executor_ray.py;
+                   to `max_retries` times if its worker dies (unlearn/core/executor_ray.py;
                    ray is an optional dependency, imported only then)
 
 `workers: 1` runs the tasks in this process. On CUDA, worker w uses GPU w mod #GPUs, so
@@ -33,7 +33,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from .errors import UserError
+from unlearn.core.errors import UserError
 
 KINDS = ("local", "ray")
 KEYS = ("kind", "workers", "address", "num_cpus", "num_gpus", "max_retries")
@@ -62,7 +62,7 @@ def check_executor(cfg, threads=1, where="executor"):
 
     Every key is checked whatever the kind, so a typo is caught before it matters.
     """
-    from .executor_ray import check_ray_keys   # plain checks: ray itself is not imported
+    from unlearn.core.executor_ray import check_ray_keys   # plain checks: ray itself is not imported
     if not isinstance(cfg, dict):
         raise UserError(f"{where}: expected a mapping, got {type(cfg).__name__}")
     unknown = set(cfg) - set(KEYS)
@@ -114,7 +114,7 @@ def run_all(job, tasks, cfg, progress=None):
     """
     labels = job.labels or [f"task {i}" for i in range(len(tasks))]
     if cfg["kind"] == "ray":
-        from .executor_ray import run_on_ray
+        from unlearn.core.executor_ray import run_on_ray
         return run_on_ray(job, tasks, cfg, labels, progress)
     if cfg["workers"] == 1 or len(tasks) <= 1:
         import torch

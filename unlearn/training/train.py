@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .augment import augment as apply_augment
-from .data import to_float
+from unlearn.core import compute
+from unlearn.core.metrics import accuracy
+from unlearn.training.augment import augment as apply_augment
+from unlearn.data.splits import to_float
 
 
 def batch_indices(n, batch_size, generator=None, shuffle=True):
@@ -50,12 +52,6 @@ def batch(split, index, device, augment="none", generator=None):
     return x.to(device, non_blocking=True), split.labels[index].to(device, non_blocking=True)
 
 
-# Options every optimiser made here gets; set for a block by unlearn.compute.scope.
-# fused: one kernel over all parameters instead of ~6 passes per tensor; the optimiser
-# step was ~40 % of a 16-px ResNet-18 training step on the CPU (torch.profiler).
-OPTIMIZER_OPTIONS = {"fused": False}
-
-
 def sgd(params, **kwargs):
     """torch.optim.SGD with this block's optimiser options (fused or not)."""
     return torch.optim.SGD(params, **kwargs, **_extra())
@@ -67,11 +63,11 @@ def adam(params, **kwargs):
 
 
 def _extra():
-    return {"fused": True} if OPTIMIZER_OPTIONS["fused"] else {}
+    return {"fused": True} if compute.OPTIMIZER_OPTIONS["fused"] else {}
 
 
 def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):
-    extra = {"fused": True} if OPTIMIZER_OPTIONS["fused"] else {}
+    extra = {"fused": True} if compute.OPTIMIZER_OPTIONS["fused"] else {}
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **extra)
     if name == "sgd":
@@ -108,10 +104,6 @@ def logits_of(model, images, device, batch_size=512):
     out = [model(to_float(images[i:i + batch_size]).to(device)).float().cpu()
            for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else torch.empty(0, 0)
-
-
-def accuracy(logits, labels):
-    return (logits.argmax(1) == labels).float().mean().item() if len(labels) else float("nan")
 
 
 def evaluate(model, split, device):

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import torch
 
-from .atomic import torch_save
-from .errors import UserError
+from unlearn.core.atomic import torch_save
+from unlearn.core.errors import UserError
 
 SPLIT_NAMES = ("forget", "retain", "val", "test")
+# The splits every trained or unlearned model is evaluated on (logits kept per run).
+EVAL_SPLITS = ("forget", "retain", "test", "val")
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """The classifier: ResNet-18 from scratch (never downloaded weights).
 
-unlearn/resnet.py is torchvision's ResNet-18 written out (same names, same initial
+unlearn/training/resnet.py is torchvision's ResNet-18 written out (same names, same initial
 weights for a seed), so stages do not pay for importing torchvision.
 """
 import torch
 
-from .errors import UserError
-from .resnet import resnet18
+from unlearn.core.errors import UserError
+from unlearn.training.resnet import resnet18
 
 ARCHITECTURES = ("resnet18",)
 
@@ -33,7 +33,7 @@ def save_checkpoint(model, path, *, arch, num_classes, extra=None):
 
 def save_state(state_dict, path, *, arch, num_classes, extra=None):
     """A checkpoint from bare weights (e.g. returned by a worker process)."""
-    from .atomic import torch_save
+    from unlearn.core.atomic import torch_save
     state = {k: v.detach().cpu() for k, v in state_dict.items()}
     torch_save({"arch": arch, "num_classes": num_classes, "state_dict": state,
                 **(extra or {})}, path)

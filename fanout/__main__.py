@@ -5,9 +5,9 @@ many stages of a workspace at once (fanout/ says how). By default it builds the 
 `train_retrained@*` stages on the Ray instance or cluster of params' `executor` section
 (`address`, `num_cpus`, `num_gpus`, `max_retries`; whatever its `kind`):
 
-    python -m stages.fanout                          # tasks share this workspace's DVC cache
-    python -m stages.fanout --remote                 # tasks use the default DVC remote
-    python -m stages.fanout 'train_retrained@*' --scratch /scratch/fanout
+    python -m fanout                          # tasks share this workspace's DVC cache
+    python -m fanout --remote                 # tasks use the default DVC remote
+    python -m fanout 'train_retrained@*' --scratch /scratch/fanout
 
 Steps: `dvc repro` of the stages they depend on (here), `dvc status` to find the stale
 ones, one Ray task per stale stage (fanout/build.py), then `dvc repro` of them here,
@@ -20,9 +20,9 @@ import time
 from fanout import plan
 from fanout.build import StageTask, build_stage, open_source
 from stages.common import entry_point, load_params
-from unlearn import compute
-from unlearn.errors import UserError
-from unlearn.executor import Job, check_executor, describe, run_all
+from unlearn.core import compute
+from unlearn.core.errors import UserError
+from unlearn.core.executor import Job, check_executor, describe, run_all
 
 DEFAULT = ["train_retrained@*"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .scoring import (LOCAL_DELTA, _LOCAL_BIN_EDGES, _attack_eps, _shuffle_splits,
+from unlearn.scoring.local import (LOCAL_DELTA, _LOCAL_BIN_EDGES, _attack_eps, _shuffle_splits,
                       local_noise_std, noisy_retrained_statistics)
 
 _NEWTON_STEPS = 60

@@ -1,11 +1,18 @@
 """params.yaml schema: every key known, every value of the right type, checked up front.
 
 An unknown key or a wrong type is a one-line UserError naming the dotted key, before
-any stage does work. Method sections (`unlearn.<name>`) are checked against the
-method's registered defaults (unlearn.methods.method_config).
+any stage does work. The values of a method's section (`unlearn.<name>`) are checked
+against the method's registered defaults by the code that imports the method
+(unlearn.methods.method_config, run by `unlearn@<name>` and by
+unlearn.methods.validate_all_params); this module only checks that every listed method
+has a module, so that a stage which does not run a method need not import it.
 """
-from .errors import UserError
-from .recipes import RECIPE_KEYS
+from pathlib import Path
+
+from unlearn.core.errors import UserError
+
+# One module per method, named as the method (unlearn/methods/<name>.py, see its registry).
+METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
 
 
 class Choice:
@@ -67,7 +74,6 @@ RECIPE_SCHEMA = {
     "momentum": float, "epochs": int, "batch_size": int, "milestones": ListOf(int),
     "gamma": float, "augment": Choice("none", "flip", "choi_na"), "select_best": bool,
 }
-assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
 
 SCHEMA = {
     "device": str,
@@ -81,11 +87,13 @@ SCHEMA = {
         "families": {"train": int, "val": int, "test": int},
         "persons_per_family": ListOf(int, 2), "photos_per_person": ListOf(int, 2),
         "label_noise": float,
+        "duplicates": {"within_train": int, "across_splits": int, "reencoded": float},
     },
     "data": {"root": str, "image_size": int, "selection_split": Choice("val", "test"),
              "test_split": Choice("val", "test")},
     "prepare": {"forget": {"mode": Choice("random", "first", "identity"), "count": Optional(int),
-                           "fraction": Optional(float), "seed": int}},
+                           "fraction": Optional(float), "seed": int},
+                "duplicates": {"policy": str, "near_threshold": int}},
     "train": {"preset": Choice("study", "choi_na"), "seed": int, "arch": Choice("resnet18"),
               **RECIPE_SCHEMA},
     "retrain": {"seeds": ListOf(int, 1)},
@@ -102,6 +110,7 @@ SCHEMA = {
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
 OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
+            "generate": {"duplicates"}, "prepare": {"duplicates"},
             "executor": {"kind", "workers", "address", "num_cpus", "num_gpus", "max_retries"},
             "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
                         "fused_optimizer", "eval_batch_size"}}
@@ -150,23 +159,27 @@ def validate_params(params, source="params.yaml"):
         elif not _check(schema, value):
             raise UserError(f"{source}: {section}: expected {_describe(schema)}, got {value!r}")
     # Value checks of the sections whose rules live with their code.
-    from .compute import check_compute
-    from .executor import check_executor
+    from unlearn.core.compute import check_compute
+    from unlearn.core.executor import check_executor
     compute_cfg = check_compute(params.get("compute"))
     check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
     if params.get("score"):
         _check_bootstrap(params["score"]["bootstrap"])
     unlearn = params.get("unlearn")
     if unlearn:
-        from .methods import available_methods, method_config
-        known = available_methods()
+        known = method_names()
         for name in unlearn["methods"]:
             if name not in known:
                 raise UserError(f"unlearn.methods: unknown method {name!r}; registered: {', '.join(known)}")
-            method_config(name, unlearn.get(name))
         if len(set(unlearn["methods"])) != len(unlearn["methods"]):
             raise UserError("unlearn.methods: a method is listed twice")
-        for k, v in unlearn.items():
+        for k in unlearn:
             if k not in SCHEMA["unlearn"] and k not in known:
                 raise UserError(f"unlearn.{k}: unknown key (not a registered method)")
     return params
+
+
+def method_names():
+    """The methods there are: the module names in unlearn/methods/, read without importing
+    them (the registry checks that each module registers exactly its own name)."""
+    return sorted(p.stem for p in METHODS_DIR.glob("*.py") if not p.stem.startswith("_"))

@@ -2,7 +2,7 @@
 
 `run_unlearning` takes everything it needs as arguments (original weights, data,
 method config, seed, device) and returns logits and timing, touching no file. That
-is the unit an executor (unlearn/executor.py: local worker processes, or Ray tasks)
+is the unit an executor (unlearn/core/executor.py: local worker processes, or Ray tasks)
 maps over seeds: `setup_unlearning` loads the shared inputs once per worker and
 `unlearning_task` runs one seed.
 """
@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import compute
-from .data import load_prepared
-from .methods import UnlearnContext, get_method
-from .model import build_model, load_checkpoint, pick_device
-from .train import logits_of
+from unlearn.core import compute
+from unlearn.data.splits import EVAL_SPLITS, load_prepared
+from unlearn.methods import UnlearnContext, get_method
+from unlearn.training.model import build_model, load_checkpoint, pick_device
+from unlearn.training.train import logits_of
 
-EVAL_SPLITS = ("forget", "retain", "test", "val")
 
 
 @dataclass
@@ -39,7 +38,7 @@ def run_unlearning(method, cfg, original_state, splits, *, seed, device, num_cla
                    arch="resnet18", train_recipe=None, compute_cfg=None):
     """Run `method` once from the original weights; return its logits on every split.
 
-    `compute_cfg` (unlearn/compute.py: precision, memory format, ...) applies to the
+    `compute_cfg` (unlearn/core/compute.py: precision, memory format, ...) applies to the
     method's forward passes and to the evaluation; None = plain fp32 on the CPU.
     """
     spec = get_method(method)

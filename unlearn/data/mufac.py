@@ -32,8 +32,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .data import Split
-from .errors import UserError
+from unlearn.data import duplicates
+from unlearn.data.splits import Split
+from unlearn.core.errors import UserError
 
 SPLITS = ("train", "val", "test")
 HELD_OUT = ("val", "test")
@@ -71,6 +72,7 @@ class MufacData:
     val: Split          # model selection
     test: Split         # reported held-out test
     sources: dict       # role -> CSV file name
+    fingerprints: dict = None   # role -> [(pixel digest, pHash)] in CSV order, when asked
 
 
 def check_roles(selection_split, test_split):
@@ -135,28 +137,34 @@ def check_families(tables):
             owner[fam] = split
 
 
-def decode(path, size):
-    """uint8 [H, W, 3] of one image; a UserError names the file when it cannot be read."""
+def decode(path, size, fingerprint=False):
+    """uint8 [H, W, 3] of one image; a UserError names the file when it cannot be read.
+    With `fingerprint`, also the duplicate audit's (digest, pHash) of the image at its
+    native size (unlearn.data.duplicates.fingerprint), from the same decode."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
+            fp = duplicates.fingerprint(im) if fingerprint else None
             if im.size != (size, size):
                 im = im.resize((size, size), RESIZE_FILTER)
-            return np.asarray(im, dtype=np.uint8)
+            pixels = np.asarray(im, dtype=np.uint8)
+            return (pixels, fp) if fingerprint else pixels
     except Exception as e:  # truncated JPEG, not an image, decompression bomb ...
         raise UserError(f"{path}: unreadable or corrupt image ({type(e).__name__}: "
                         f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
 
 
-def load_split(root, split, df, image_size, progress=True, threads=DECODE_THREADS):
-    """Decode the images of a validated table into a Split (CSV order)."""
+def load_split(root, split, df, image_size, progress=True, threads=DECODE_THREADS,
+               fingerprints=False):
+    """Decode the images of a validated table into a Split (CSV order); with
+    `fingerprints`, (Split, [(digest, pHash)] in CSV order)."""
     folder = Path(root) / images_dirname(split)
     paths = [folder / name for name in df["image_path"]]
     bar = tqdm(total=len(paths), desc=f"decode {split}", disable=not progress or None,
                leave=False)
 
     def one(p):
-        out = decode(p, image_size)
+        out = decode(p, image_size, fingerprints)
         bar.update()
         return out
 
@@ -166,15 +174,20 @@ def load_split(root, split, df, image_size, progress=True, threads=DECODE_THREAD
     else:
         arrays = [one(p) for p in paths]
     bar.close()
+    prints = [fp for _, fp in arrays] if fingerprints else None
+    if fingerprints:
+        arrays = [a for a, _ in arrays]
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([CLASS_LETTERS.index(c) for c in df["age_class"]], dtype=torch.long)
     persons = [f"{f}/{p}" for f, p in zip(df["family_id"], df["person_id"])]
-    return Split(images, labels, list(df["image_path"]), persons)
+    split = Split(images, labels, list(df["image_path"]), persons)
+    return (split, prints) if fingerprints else split
 
 
 def read_mufac(root, image_size, selection_split="val", test_split="test", progress=True,
-               threads=DECODE_THREADS):
-    """Validate and decode the dataset at `root`; returns MufacData (splits by role)."""
+               threads=DECODE_THREADS, fingerprints=False):
+    """Validate and decode the dataset at `root`; returns MufacData (splits by role), with
+    each image's duplicate-audit fingerprint when `fingerprints` is set."""
     check_roles(selection_split, test_split)
     if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= 1024:
         raise UserError(f"data.image_size: expected an integer in 8..1024, got {image_size!r}")
@@ -184,6 +197,12 @@ def read_mufac(root, image_size, selection_split="val", test_split="test", progr
     by_role = {"train": "train", "val": selection_split, "test": test_split}
     tables = {split: read_table(root, split) for split in by_role.values()}
     check_families(tables)
-    loaded = {role: load_split(root, split, tables[split], image_size, progress, threads)
+    loaded = {role: load_split(root, split, tables[split], image_size, progress, threads,
+                               fingerprints)
               for role, split in by_role.items()}
-    return MufacData(**loaded, sources={role: csv_name(s) for role, s in by_role.items()})
+    prints = None
+    if fingerprints:
+        prints = {role: fp for role, (_, fp) in loaded.items()}
+        loaded = {role: split for role, (split, _) in loaded.items()}
+    return MufacData(**loaded, sources={role: csv_name(s) for role, s in by_role.items()},
+                     fingerprints=prints)

@@ -85,7 +85,7 @@ def one_of(*options):
 @functools.lru_cache(maxsize=None)
 def _module_names(arch, kinds):
     """Names of the modules of the given types in `arch` (built once, never trained)."""
-    from .model import build_model
+    from unlearn.training.model import build_model
     return tuple(name for name, m in build_model(8, arch).named_modules()
                  if name and (not kinds or isinstance(m, kinds)))
 

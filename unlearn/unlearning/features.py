@@ -8,7 +8,7 @@ forward that could drift from torchvision's).
 import torch
 import torch.nn.functional as F
 
-from .data import to_float
+from unlearn.data.splits import to_float
 
 
 def _head(model):

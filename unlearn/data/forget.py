@@ -13,7 +13,7 @@ Modes (retain = train − forget in every mode; both keep the train CSV's order)
 """
 import torch
 
-from .errors import UserError
+from unlearn.core.errors import UserError
 
 MODES = ("random", "first", "identity")
 KEYS = ("mode", "count", "fraction", "seed")

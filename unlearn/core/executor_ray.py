@@ -24,7 +24,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .errors import UserError
+from unlearn.core.errors import UserError
 
 CONNECT_TIMEOUT_S = 5.0   # an address that does not answer within this is reported as such
 
@@ -126,7 +126,7 @@ def packages_of(job):
 
 
 def run_on_ray(job, tasks, cfg, labels, progress=None):
-    """Results of job.run on every task, in task order (see unlearn.executor.run_all)."""
+    """Results of job.run on every task, in task order (see unlearn.core.executor.run_all)."""
     ray = import_ray(local=cfg["address"] is None)
     connect(ray, cfg, packages_of(job))
     pending = []
@@ -183,6 +183,6 @@ def _run_task(setup, run, args_box, task, threads):
         _WORKER["state"] = setup(*ray.get(args_box[0]))
         _WORKER["key"] = key
     if "torch" in sys.modules:  # jobs that run models (a job that only runs commands skips it)
-        from .executor import configure_process
+        from unlearn.core.executor import configure_process
         configure_process(threads)   # Ray pins a GPU task's devices through CUDA_VISIBLE_DEVICES
     return run(_WORKER["state"], task)

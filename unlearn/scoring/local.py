@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .scoring_official import (DELTA, EPSILON_CAP, _epsilons, _float_array, _label_index,
+from unlearn.scoring.official import (DELTA, EPSILON_CAP, _epsilons, _float_array, _label_index,
                                _labels, _model_pair, logit_scaled_confidence,
                                official_bucket_count, official_epsilons, official_forget_quality,
                                official_quality_from_epsilons)

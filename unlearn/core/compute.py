@@ -6,25 +6,30 @@ says where runs go, is not). `auto` means: on for CUDA, off on the CPU, so the C
 default stays plain fp32 and bit-for-bit deterministic while a GPU gets the fast path.
 
 - threads: intra-op threads per run (CPU kernels split reductions by thread, so 1 and 2
-  threads give different bytes; see unlearn/executor.py).
+  threads give different bytes; see unlearn/core/executor.py).
 - precision: fp32 | bf16 | auto. bf16 is autocast (weights and optimiser stay fp32):
   Tensor Cores on CUDA, AMX / AVX-512-BF16 on recent x86 CPUs (bench/train.py measures).
 - channels_last: NHWC weights and activations, which cuDNN and oneDNN convolve faster.
 - cudnn_benchmark: let cuDNN time its algorithms per shape (CUDA only; nondeterministic).
 - compile: torch.compile the model (opt-in: minutes of compiling, needs a C++ compiler).
-- fused_optimizer: Adam / SGD as one fused kernel (unlearn.train.make_optimizer).
+- fused_optimizer: Adam / SGD as one fused kernel (unlearn.training.train.make_optimizer).
 - eval_batch_size: images per forward pass when collecting logits.
 """
 import contextlib
 
 import torch
 
-from .errors import UserError
+from unlearn.core.errors import UserError
 
 DEFAULTS = {"threads": 1, "precision": "auto", "channels_last": "auto",
             "cudnn_benchmark": "auto", "compile": False, "fused_optimizer": True,
             "eval_batch_size": 1024}
 PRECISIONS = ("fp32", "bf16", "auto")
+
+# Options every optimiser made by unlearn.training.train gets; set for a block by `scope`.
+# fused: one kernel over all parameters instead of ~6 passes per tensor; the optimiser
+# step was ~40 % of a 16-px ResNet-18 training step on the CPU (torch.profiler).
+OPTIMIZER_OPTIONS = {"fused": False}
 
 
 def check_compute(cfg, where="compute"):
@@ -80,14 +85,13 @@ def prepare_model(model, cfg):
 @contextlib.contextmanager
 def scope(cfg, device):
     """Precision and optimiser options for the models trained and run inside the block."""
-    from . import train
-    saved = dict(train.OPTIMIZER_OPTIONS)
-    train.OPTIMIZER_OPTIONS["fused"] = cfg["fused_optimizer"]
+    saved = dict(OPTIMIZER_OPTIONS)
+    OPTIMIZER_OPTIONS["fused"] = cfg["fused_optimizer"]
     try:
         with autocast(cfg, device):
             yield
     finally:
-        train.OPTIMIZER_OPTIONS.update(saved)
+        OPTIMIZER_OPTIONS.update(saved)
 
 
 def autocast(cfg, device):

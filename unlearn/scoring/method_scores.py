@@ -4,7 +4,7 @@ The scoring stage (stages/score.py) reads the files and writes the outputs; ever
 between is here, so a benchmark (bench/power.py) can score any subset of runs the same
 way. Scorers: `local` is the study's Kaggle scorer against the FIRST reference model;
 `official` is the competition metric against all reference models (docs in README,
-"Scores"). Intervals (unlearn/bootstrap.py): each score gets `<name>_ci` = [low, high]
+"Scores"). Intervals (unlearn/scoring/bootstrap.py): each score gets `<name>_ci` = [low, high]
 over replicates that redraw the runs, the reference models (official), the noise draw
 (local) and the forget examples; with fewer runs than `min_runs` it is null and `ci_na`
 says why.
@@ -12,11 +12,11 @@ says why.
 import numpy as np
 import torch
 
-from . import bootstrap, scoring
-from .bootstrap_local import local_quality_replicates
-from .bootstrap_official import official_quality_replicates
-from .errors import UserError
-from .train import accuracy
+from unlearn.scoring import bootstrap, local as scoring
+from unlearn.scoring.bootstrap_local import local_quality_replicates
+from unlearn.scoring.bootstrap_official import official_quality_replicates
+from unlearn.core.errors import UserError
+from unlearn.core.metrics import accuracy
 
 CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
 

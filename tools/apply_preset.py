@@ -1,11 +1,11 @@
 """Apply a params preset (a YAML file of overrides, e.g. presets/mufac.yaml) to params.yaml.
 
-    python -m stages.apply_preset presets/mufac.yaml [--set data.root=<path>] [--check]
+    python -m tools.apply_preset presets/mufac.yaml [--set data.root=<path>] [--check]
 
 Every key in the preset replaces the same key in params.yaml (mappings merge key by key;
 lists and scalars are replaced whole); `--set KEY=VALUE` (VALUE read as YAML) is applied
 after the preset. The result is checked against the params schema
-(unlearn.params.validate_params) before anything is written: an unknown key or a wrong
+(unlearn.methods.validate_all_params) before anything is written: an unknown key or a wrong
 type is a one-line error and params.yaml is left untouched. Comments and layout of
 params.yaml are kept. `--check` validates and lists the changes without writing.
 Not a pipeline stage: it only edits params.yaml, so `dvc repro` (or `dvc exp run`) then
@@ -21,9 +21,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from stages.common import PARAMS_FILE, entry_point
-from unlearn.atomic import write_text
-from unlearn.errors import UserError
-from unlearn.params import validate_params
+from unlearn.core.atomic import write_text
+from unlearn.core.errors import UserError
+from unlearn.methods import validate_all_params
 
 
 def _round_trip():
@@ -130,7 +130,7 @@ def apply_preset(preset, params_path=PARAMS_FILE, sets=(), write=True):
     changes = merge(doc, parse_set(sets), changes=changes)
     text = _dump(doc)
     try:
-        validate_params(yaml.safe_load(text), source=str(params_path))
+        validate_all_params(yaml.safe_load(text), source=str(params_path))
     except UserError as e:
         raise UserError(f"{preset} applied to {params_path}: {e}") from None
     if write and changes:

@@ -25,8 +25,9 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from .errors import UserError
-from .mufac import AGE_RANGES, CLASS_LETTERS, SPLITS, csv_name, images_dirname
+from unlearn.core.errors import UserError
+from unlearn.data.mufac import AGE_RANGES, CLASS_LETTERS, SPLITS, csv_name, images_dirname
+from unlearn.data.planted import check_planting, plant_duplicates
 
 SIZE = 128                  # MUFAC's resolution
 JPEG_QUALITY = 90           # fixed: part of what makes the bytes reproducible
@@ -70,6 +71,7 @@ def check_config(cfg):
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < 1:
         raise UserError(f"generate.label_noise: expected 0 <= value < 1, got {cfg['label_noise']!r}")
     family_starts(cfg["families"])
+    check_planting(cfg.get("duplicates"), cfg["families"])
 
 
 def _roles(n, rng):
@@ -297,10 +299,11 @@ def plan(cfg):
 
 
 def generate(dataset_dir, cfg, progress=True):
-    """Write the full layout into `dataset_dir` (created); returns image counts per split.
+    """Write the full layout into `dataset_dir` (created); returns (image counts per split,
+    the planted duplicates as unlearn.data.planted.plant_duplicates lists them).
 
     cfg: the `generate` params section (seed, families, persons_per_family,
-    photos_per_person, label_noise). The caller handles atomic placement.
+    photos_per_person, label_noise, duplicates). The caller handles atomic placement.
     """
     dataset_dir = Path(dataset_dir)
     counts = {}
@@ -310,5 +313,8 @@ def generate(dataset_dir, cfg, progress=True):
         for row, person, age, rng in tqdm(rows, desc=f"generate {split}", disable=not progress or None):
             render(person, age, rng).save(folder / row["image_path"], "JPEG", quality=JPEG_QUALITY)
         pd.DataFrame([r for r, *_ in rows]).to_csv(dataset_dir / csv_name(split))
-        counts[split] = len(rows)
-    return counts
+    planted = plant_duplicates(dataset_dir, check_planting(cfg.get("duplicates"), cfg["families"]),
+                               cfg["seed"])
+    for split in SPLITS:
+        counts[split] = len(pd.read_csv(dataset_dir / csv_name(split)))
+    return counts, planted

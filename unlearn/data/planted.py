@@ -1,0 +1,101 @@
+"""Planted duplicates in the synthetic stand-in, as MUFAC has them.
+
+MUFAC holds hundreds of identical photos under different families and names inside
+train_images/ (e.g. F0001_AGE_GM_75_d1 and F0002_AGE_GM_75_d1), and copies across splits
+(docs/dataset.md#known-defects-duplicates-and-leaks). So that the duplicate audit in
+`prepare` meets the same thing on the bundled data, `generate` copies some train photos:
+
+- within_train: under another train family, with that family's ID in the file name;
+- across_splits: into a val or test family (alternately, val first);
+- a share `reencoded` of all copies is decoded and saved again as JPEG quality 75, so
+  their pixels differ from the source's (a near duplicate), the rest are byte copies
+  (an exact duplicate).
+
+A copy keeps its source's person role, age class and the rest of its name; its CSV row is
+appended to the split's CSV. The choices come from their own seeded stream, so the photos
+themselves are the same as without planting.
+"""
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from unlearn.core.errors import UserError
+from unlearn.data.mufac import SPLITS, csv_name, images_dirname
+
+REENCODE_QUALITY = 75       # the source photos are saved at 90 (synthetic.JPEG_QUALITY)
+DEFAULTS = {"within_train": 0, "across_splits": 0, "reencoded": 0.0}
+NAME = re.compile(r"^(F\d{4})(_AGE_.+_[a-h])(\d+)(\.jpg|\.JPG)$")   # synthetic.py's names
+
+
+def check_planting(cfg, families):
+    """The `generate.duplicates` section with defaults filled in; errors name the key."""
+    cfg = {**DEFAULTS, **(cfg or {})}
+    for key in ("within_train", "across_splits"):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise UserError(f"generate.duplicates.{key}: expected an integer >= 0, got {v!r}")
+    share = cfg["reencoded"]
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise UserError(f"generate.duplicates.reencoded: expected a share in [0, 1], got {share!r}")
+    if cfg["within_train"] and families["train"] < 2:
+        raise UserError("generate.duplicates.within_train: needs at least 2 train families "
+                        "(a copy goes to another family)")
+    return cfg
+
+
+def _copy_name(family, source, taken):
+    """The source's file name under `family`, its photo number raised until it is free."""
+    _, rest, number, ext = NAME.match(source).groups()
+    number = int(number)
+    while f"{family}{rest}{number}{ext}" in taken:
+        number += 1
+    return f"{family}{rest}{number}{ext}"
+
+
+def plant_duplicates(dataset_dir, cfg, seed):
+    """Copy train photos as `cfg` (check_planting) says, in the dataset at `dataset_dir`.
+
+    Returns the copies as dicts {source_split, source, split, image, kind} (kind exact or
+    near), in the order they were made."""
+    dataset_dir = Path(dataset_dir)
+    n = cfg["within_train"] + cfg["across_splits"]
+    if n == 0:
+        return []
+    read = dict(index_col=0, dtype=str, keep_default_na=False)
+    tables = {s: pd.read_csv(dataset_dir / csv_name(s), **read) for s in SPLITS}
+    train = tables["train"]
+    if n > len(train):
+        raise UserError(f"generate.duplicates: {n} copies asked, but train has only "
+                        f"{len(train)} photos to copy")
+    rng = np.random.default_rng([seed, 1, 1])           # not a split's stream (seed, 0..2, family)
+    sources = rng.choice(len(train), size=n, replace=False)
+    added = {s: [] for s in SPLITS}
+    planted = []
+    for k, index in enumerate(sources.tolist()):
+        src = train.iloc[index]
+        split = "train" if k < cfg["within_train"] else ("val", "test")[(k - cfg["within_train"]) % 2]
+        families = sorted(set(tables[split]["family_id"]) - {src["family_id"]})
+        family = families[int(rng.integers(len(families)))]
+        taken = set(tables[split]["image_path"]) | {r["image_path"] for r in added[split]}
+        name = _copy_name(family, src["image_path"], taken)
+        kind = "near" if rng.random() < cfg["reencoded"] else "exact"
+        source_path = dataset_dir / images_dirname("train") / src["image_path"]
+        target = dataset_dir / images_dirname(split) / name
+        if kind == "exact":
+            shutil.copyfile(source_path, target)
+        else:
+            with Image.open(source_path) as im:
+                im.convert("RGB").save(target, "JPEG", quality=REENCODE_QUALITY)
+        added[split].append({"family_id": family, "person_id": src["person_id"],
+                             "age_class": src["age_class"], "image_path": name})
+        planted.append({"source_split": "train", "source": src["image_path"], "split": split,
+                        "image": name, "kind": kind})
+    for split, rows in added.items():
+        if rows:
+            table = pd.concat([tables[split], pd.DataFrame(rows)], ignore_index=True)
+            table.to_csv(dataset_dir / csv_name(split))
+    return planted

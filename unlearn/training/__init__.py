@@ -1,0 +1,1 @@
+"""Models and how they train: ResNet-18, recipes, augmentation, epochs and logits."""
