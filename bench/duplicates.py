@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from unlearn.data.duplicates import SPLIT_ORDER, audit  # noqa: E402
+from unlearn.data.duplicates import SPLIT_ORDER, audit, check_duplicates_config  # noqa: E402
 from unlearn.data.forget import select_forget  # noqa: E402
 from unlearn.data.mufac import read_mufac  # noqa: E402
 from unlearn.data.synthetic import generate  # noqa: E402
@@ -33,7 +33,7 @@ def main():
     args = parser.parse_args()
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     cfg = {**params["generate"], "families": FAMILIES, "duplicates": PLANTED}
-    dup_cfg = params["prepare"]["duplicates"]
+    dup_cfg = check_duplicates_config(params["prepare"])
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "mufac"
         t = time.perf_counter()

@@ -3,7 +3,7 @@ data/prepared/.
 
 Reads params `data` and `prepare`. The duplicate audit (unlearn/data/duplicates.py) writes
 every pair of copies to duplicates.csv and their counts to info.json under `duplicates`;
-with `prepare.duplicates.policy: drop` the leaking copies leave retain, val and test, and
+with `prepare.duplicates: drop` the leaking copies leave retain, val and test, and
 the manifest lists them with role `dropped`. Everything is validated and decoded in memory first;
 the outputs are written into a temporary sibling folder that replaces data/prepared only
 when complete, so a failed or interrupted run never leaves a half-written folder.
@@ -49,7 +49,7 @@ def manifest(raw, forget_idx, retain_idx, dropped):
 def main():
     params = load_params()
     data, forget_cfg = params["data"], params["prepare"]["forget"]
-    dup_cfg = check_duplicates_config(params["prepare"].get("duplicates"))
+    dup_cfg = check_duplicates_config(params["prepare"])
     check_roles(data["selection_split"], data["test_split"])
     check_forget_config(forget_cfg)
     start = time.time()

@@ -73,7 +73,7 @@ def test_drop_removes_the_copies_that_leak_and_keeps_the_others():
 
 
 def test_drop_that_would_empty_a_split_is_refused():
-    with pytest.raises(UserError, match=r"^prepare\.duplicates\.policy: drop would remove all 1 "
+    with pytest.raises(UserError, match=r"^prepare\.duplicates: drop would remove all 1 "
                                         r"images of test"):
         audit(splits_of(forget=[("f", fp("A"))], retain=[("r", fp("B"))], val=[("v", fp("V"))],
                         test=[("t", fp("B"))]), near_threshold=0, policy="drop")
@@ -105,7 +105,7 @@ def write_params(cwd, root, policy="report", threshold=16, forget=None):
     (cwd / "params.yaml").write_text(yaml.safe_dump({
         "device": "auto",
         "data": {"root": str(root), "image_size": 16, "selection_split": "val", "test_split": "test"},
-        "prepare": {"forget": forget, "duplicates": {"policy": policy, "near_threshold": threshold}}}))
+        "prepare": {"forget": forget, "duplicates": policy, "near_threshold": threshold}}))
 
 
 def prepare(cwd):
@@ -165,13 +165,15 @@ def test_drop_removes_what_leaks_and_says_so(planted, tmp_path):
 
 @pytest.mark.parametrize("dup, message", [
     ({"policy": "keep", "near_threshold": 16},
-     "prepare.duplicates.policy: 'keep' unknown; choose one of report, drop"),
+     "prepare.duplicates: 'keep' unknown; choose one of report, drop"),
+    ({"policy": {"policy": "drop"}, "near_threshold": 16},
+     "prepare.duplicates: expected str, got dict {'policy': 'drop'}"),
     ({"policy": "report", "near_threshold": 65},
-     "prepare.duplicates.near_threshold: expected an integer number of bits in 0..64, got 65"),
+     "prepare.near_threshold: expected an integer number of bits in 0..64, got 65"),
     ({"policy": "report", "near_threshold": -1},
-     "prepare.duplicates.near_threshold: expected an integer number of bits in 0..64, got -1"),
+     "prepare.near_threshold: expected an integer number of bits in 0..64, got -1"),
     ({"policy": "report", "near_threshold": 2.5},
-     "prepare.duplicates.near_threshold: expected int, got float 2.5"),
+     "prepare.near_threshold: expected int, got float 2.5"),
 ])
 def test_bad_duplicates_params_are_one_line_and_write_nothing(planted, tmp_path, dup, message):
     write_params(tmp_path, planted[0], policy=dup["policy"], threshold=dup["near_threshold"])
@@ -189,7 +191,7 @@ def test_a_drop_that_empties_a_split_is_one_line_and_writes_nothing(planted, tmp
     write_params(tmp_path, root, policy="drop")
     r = prepare(tmp_path)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
-    assert r.stderr.startswith("error: prepare.duplicates.policy: drop would remove all ")
+    assert r.stderr.startswith("error: prepare.duplicates: drop would remove all ")
     assert "images of test" in r.stderr
     assert not (tmp_path / "data").exists()
 

@@ -93,7 +93,7 @@ SCHEMA = {
              "test_split": Choice("val", "test")},
     "prepare": {"forget": {"mode": Choice("random", "first", "identity"), "count": Optional(int),
                            "fraction": Optional(float), "seed": int},
-                "duplicates": {"policy": str, "near_threshold": int}},
+                "duplicates": str, "near_threshold": int},
     "train": {"preset": Choice("study", "choi_na"), "seed": int, "arch": Choice("resnet18"),
               **RECIPE_SCHEMA},
     "retrain": {"seeds": ListOf(int, 1)},
@@ -110,7 +110,7 @@ SCHEMA = {
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
 OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
-            "generate": {"duplicates"}, "prepare": {"duplicates"},
+            "generate": {"duplicates"}, "prepare": {"duplicates", "near_threshold"},
             "executor": {"kind", "workers", "address", "num_cpus", "num_gpus", "max_retries"},
             "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
                         "fused_optimizer", "eval_batch_size"}}

@@ -38,20 +38,21 @@ MAX_NEAR_THRESHOLD = 64     # a quarter of the bits; unrelated photos differ in 
 CHUNK = 128                 # rows of the pairwise Hamming-distance block (memory only)
 
 
-DEFAULTS = {"policy": "report", "near_threshold": 16}
+DEFAULTS = {"duplicates": "report", "near_threshold": 16}
 
 
-def check_duplicates_config(cfg):
-    """The `prepare.duplicates` section with defaults filled in, checked; errors name the key."""
-    cfg = {**DEFAULTS, **(cfg or {})}
-    if cfg["policy"] not in POLICIES:
-        raise UserError(f"prepare.duplicates.policy: {cfg['policy']!r} unknown; "
+def check_duplicates_config(prepare):
+    """{policy, near_threshold} from the `prepare` params section (params `duplicates` and
+    `near_threshold`, defaults filled in), checked; errors name the key."""
+    cfg = {**DEFAULTS, **{k: prepare[k] for k in DEFAULTS if k in prepare}}
+    if cfg["duplicates"] not in POLICIES:
+        raise UserError(f"prepare.duplicates: {cfg['duplicates']!r} unknown; "
                         f"choose one of {', '.join(POLICIES)}")
     t = cfg["near_threshold"]
     if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= MAX_NEAR_THRESHOLD:
-        raise UserError(f"prepare.duplicates.near_threshold: expected an integer number of bits "
+        raise UserError(f"prepare.near_threshold: expected an integer number of bits "
                         f"in 0..{MAX_NEAR_THRESHOLD}, got {t!r}")
-    return cfg
+    return {"policy": cfg["duplicates"], "near_threshold": t}
 
 
 def fingerprint(image):
@@ -133,7 +134,7 @@ def audit(fingerprints, near_threshold, policy="report"):
         dropped = {s: sorted(v) for s, v in dropped.items()}
         for split, ks in dropped.items():
             if len(ks) == len(fingerprints[split][0]):
-                raise UserError(f"prepare.duplicates.policy: drop would remove all {len(ks)} "
+                raise UserError(f"prepare.duplicates: drop would remove all {len(ks)} "
                                 f"images of {split} (each is a copy of a forget or train image)")
     return Audit(pairs, dropped, reasons)
 
@@ -155,7 +156,7 @@ def markdown_section(counts, pairs, limit=10):
     if counts["forget_retain_pairs"] and not drop:
         lines.append(f"⚠ {counts['forget_retain_pairs']} forget–retain pair(s): a forget image "
                      f"with a copy in retain cannot be forgotten, since the retrained reference "
-                     f"models learn the copy too. `prepare.duplicates.policy: drop` removes such "
+                     f"models learn the copy too. `prepare.duplicates: drop` removes such "
                      f"copies.\n")
     if counts["cross_split_pairs"] and not drop:
         lines.append("A val/test image with a copy in train inflates held-out accuracy.\n")
