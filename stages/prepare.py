@@ -84,12 +84,12 @@ def main():
         write_text(tmp / "manifest.csv", manifest(raw, forget_idx, retain_idx, found.dropped))
         write_text(tmp / "duplicates.csv", found.pairs.to_csv(index=False))
     dup = info["duplicates"]
+    dropped = ", ".join(f"{k} {v}" for k, v in dup["dropped_by_split"].items() if v) or "none"
     print(f"duplicates: {dup['exact_pairs']} exact and {dup['near_pairs']} near pairs, "
           f"{dup['forget_retain_pairs']} forget-retain, {dup['cross_split_pairs']} across splits "
           f"({OUT / 'duplicates.csv'})"
-          + (f"; dropped {dup['dropped']}: " + ", ".join(f"{k} {v}" for k, v in
-                                                        dup["dropped_by_split"].items() if v)
-             + " (manifest.csv role dropped)" if dup_cfg["policy"] == "drop" else ""))
+          + (f"; dropped {dup['dropped']}: {dropped} (manifest.csv, role dropped)"
+             if dup_cfg["policy"] == "drop" else ""))
     counts = ", ".join(f"{k} {v}" for k, v in info["counts"].items())
     print(f"prepared {OUT}: {counts} ({data['image_size']} px, val = {raw.sources['val']}, "
           f"test = {raw.sources['test']}) in {time.time() - start:.1f} s")
