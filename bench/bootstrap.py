@@ -1,5 +1,6 @@
-"""Benchmark of the bootstrap of the competition metric (SPEC 4.1): B resamples of the runs, the
-reference models and the forget examples, on synthetic confidences (bench/metric.py's).
+"""Benchmark of the bootstrap of the competition metric (docs/scoring.md#bootstrap-intervals):
+B resamples of the runs, the reference models and the forget examples, on synthetic confidences
+(bench/metric.py's).
 
     .venv/bin/python bench/bootstrap.py [--models 64] [--examples 500] [--resamples 1000]
                                         [--check 3]

@@ -1,5 +1,6 @@
-"""Benchmark of the competition metric (SPEC 4.1): fast `official_epsilons` against the literal
-dense per-threshold version of tests/test_scoring_official.py, on random confidences.
+"""Benchmark of the competition metric (docs/scoring.md#official-score): fast
+`official_epsilons` against the literal dense per-threshold version of
+tests/test_scoring_official.py, on random confidences.
 
     .venv/bin/python bench/metric.py [--models 512] [--examples 2000] [--slow-examples 5]
 

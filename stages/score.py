@@ -4,11 +4,11 @@ Reads models/unlearned/<method>/ (logits of N runs) and models/retrained/seed_<k
 (one logits file per reference seed), writes metrics/scores/<method>.json and the
 per-example ε table metrics/scores/<method>.eps.csv for `dvc plots`.
 
-Scorers (score.scorer): `local` is the study's Kaggle scorer (SPEC §4.2) against the
-FIRST reference model; `official` is the competition metric (SPEC §4.1) against all
-reference models, which needs as many reference seeds as unlearning seeds. `forget_quality`
-and `score` hold the local scorer's values unless only `official` is asked for; the
-`scorer` field says which.
+Scorers (score.scorer): `local` is the study's Kaggle scorer (docs/scoring.md#local-score)
+against the FIRST reference model; `official` is the competition metric
+(docs/scoring.md#official-score) against all reference models, which needs as many reference
+seeds as unlearning seeds. `forget_quality` and `score` hold the local scorer's values unless
+only `official` is asked for; the `scorer` field says which.
 
 Intervals (score.bootstrap, unlearn/scoring/bootstrap.py): each score gets `<name>_ci` = [low, high],
 a percentile interval over replicates that redraw the runs, the reference models (official),

@@ -1,6 +1,6 @@
-"""gisa (the study's method, SPEC §3.4): per-tensor learning rates from SPEC's formula, one
-optimiser group per tensor; JointLoss = RetainLoss²/(ForgetLoss + ε); one step's update
-is −η_i ∇JointLoss; runner smoke run."""
+"""gisa (the study's method, docs/methods.md#gisa): per-tensor learning rates from the study's
+formula, one optimiser group per tensor; JointLoss = RetainLoss²/(ForgetLoss + ε); one step's
+update is −η_i ∇JointLoss; runner smoke run."""
 import copy
 import math
 
@@ -62,7 +62,7 @@ def test_one_group_per_tensor_and_one_step_is_the_formula(monkeypatch):
                                  "batch_size": bs})
     model = gisa_mod.gisa(copy.deepcopy(original), ctx, cfg)
 
-    # learning rates: SPEC's formula on importances computed here, never below the base
+    # learning rates: the study's formula on importances computed here, never below the base
     i_f, i_r = importances(original, ctx.forget, CPU), importances(original, ctx.retain, CPU)
     names = [n for n, _ in original.named_parameters()]
     assert [len(g["params"]) for g in groups_seen] == [1] * len(names)

@@ -81,7 +81,7 @@ def test_mufac_preset_is_the_studys_setting_and_validates(params_copy, apply):
         assert f"data.image_size: {before['data']['image_size']} -> 128" in proc.stdout
     after = validate_params(yaml.safe_load(params_copy.read_text()))
 
-    # the study (SPEC §1): 128 px, 200 random forget images, the study recipe for 50
+    # the study (docs/study.md#setup): 128 px, 200 random forget images, the study recipe for 50
     # epochs keeping the best-validation epoch, N = 10 unlearning runs, one reference
     # retrained model and the local scorer
     assert after["data"]["image_size"] == 128

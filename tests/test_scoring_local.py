@@ -1,4 +1,4 @@
-"""Tests of the study's local Kaggle scorer (SPEC 4.2), the final score and NoMUS (SPEC 2)."""
+"""Tests of the study's local Kaggle scorer, the final score and NoMUS (docs/scoring.md)."""
 import math
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""Tests of the competition metric (SPEC 4.1): closed forms, and the fast ε against a literal one."""
+"""Tests of the competition metric (docs/scoring.md#official-score): closed forms, and the fast
+ε against a literal one."""
 import math
 
 import numpy as np
@@ -12,7 +13,8 @@ from unlearn.scoring.local import (logit_scaled_confidence, official_bucket_coun
 
 def literal_official_epsilons(u, r, delta=1e-5, cap=50.0, ratio=0.01, grid=100, buffer=2.0,
                               n_left=400, strict_single=False, strict_double=False):
-    """SPEC 4.1 word for word: every rule of both families, counted by dense comparison.
+    """docs/scoring.md#per-example-epsilon-official word for word: every rule of both
+    families, counted by dense comparison.
     strict_*: the wrong inequalities (c > t; l < c < r), to show that tests see the difference."""
     ge = np.greater if strict_single else np.greater_equal
     le = np.less if strict_double else np.less_equal

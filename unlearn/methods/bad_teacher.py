@@ -1,8 +1,11 @@
-"""`bad_teacher`: competent and incompetent teachers (Chundawat et al., AAAI 2023; SPEC §3.5).
+"""`bad_teacher`: competent and incompetent teachers (Chundawat et al., AAAI 2023;
+docs/methods.md#bad_teacher).
 
 Source: "Can Bad Teaching Induce Forgetting? Unlearning in Deep Networks using an
-Incompetent Teacher", code github.com/vikram2000b/bad-teaching-unlearning
-(`UnlearnerLoss`, `blindspot_unlearner`).
+Incompetent Teacher", https://arxiv.org/abs/2205.08096; code
+https://github.com/vikram2000b/bad-teaching-unlearning (`UnlearnerLoss`, `blindspot_unlearner`
+in unlearn.py, their setting in CIFARSuper20_Rocket_Unlearn.ipynb), checked against commit
+f1aa988f71cccf1be6d50e0c6f7b2b905e4c9126.
 
 Update: the student (starting as the original) distils, on each example x of
 D_f ∪ (random subset of D_r), from the incompetent teacher (a randomly initialised
@@ -10,13 +13,14 @@ model) when x ∈ D_f and from the competent teacher (frozen original) when x �
     L(x) = KL(p_teacher(x)/T ‖ p_student(x)/T),   θ ← Adam(∇ mean L).
 
 Direction: the code calls F.kl_div(log_softmax(student/T), softmax(teacher/T)), which
-computes KL(teacher ‖ student); SPEC writes "KL(student/T ‖ teacher/T)" in the code's
-argument order. We compute what the code computes (see unlearn/unlearning/distill.py).
+computes KL(teacher ‖ student); summaries write "KL(student/T ‖ teacher/T)" in the code's
+argument order. We compute what the code computes (see unlearn/unlearning/distill.py and
+docs/methods.md#kl-direction).
 
 Defaults are the study's (COMP540 report): retain subset = retain_scale × |D_f| = 3 × |D_f|
-images, Adam lr 1e-4 with weight decay 5e-3 ("all gradient methods" in SPEC §1),
-5 epochs ("teacher methods 5 epochs"), batch 64 (the study states none; SPEC §1 says
-use MUFAC's 64). The original authors' setting, as params:
+images, Adam lr 1e-4 with weight decay 5e-3 (the study's setting for "all gradient
+methods"), 5 epochs ("teacher methods 5 epochs"), batch 64 (the study states none; MUFAC's
+64 is used, docs/study.md#setup). The original authors' setting, as params:
 
     unlearn:
       bad_teacher: {retain_fraction: 0.3, weight_decay: 0.0, epochs: 1, batch_size: 256}

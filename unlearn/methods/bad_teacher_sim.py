@@ -1,8 +1,10 @@
-"""`bad_teacher_sim`: teachers with similarity-based sampling (SPEC §3.6).
+"""`bad_teacher_sim`: teachers with similarity-based sampling (docs/methods.md#bad_teacher_sim).
 
-Source: Kaggle NeurIPS 2023 unlearning discussion 458648, as the COMP540 study describes
-it (no code or numbers were published; every number below is this project's choice,
-exposed as a param). Four changes to `bad_teacher` (Chundawat et al. 2023):
+Source: Kaggle NeurIPS 2023 unlearning discussion 458648
+(https://www.kaggle.com/competitions/neurips-2023-machine-unlearning/discussion/458648), as
+the COMP540 study describes it (no code or numbers were published; every number below is
+this project's choice, exposed as a param). Four changes to `bad_teacher` (Chundawat et al.
+2023):
 
 1. Bad teacher: a randomly initialised model trained briefly on D_r with CE
    (`bad_teacher_steps` Adam steps at `bad_teacher_lr`), then frozen — a weak model

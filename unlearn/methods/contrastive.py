@@ -1,15 +1,18 @@
 """`contrastive`: 2nd place of the Kaggle NeurIPS 2023 unlearning competition (fanchuan;
-SPEC §3.7).
+docs/methods.md#contrastive).
 
-Source: fanchuan's Kaggle notebook. The notebook itself was not found; what was read
-(through the `search` tool) is a public port of it, a `fanchuan` function in a
-SalUn-style `iterative_unlearn` framework (`kl_loss_sym`, forget and repair phases),
-whose formulas agree with SPEC §3.7.
+Source: fanchuan's Kaggle notebook. The notebook itself was not found; what was read is a
+public port of it, a `fanchuan` function in a SalUn-style `iterative_unlearn` framework
+(`kl_loss_sym`, forget and repair phases), whose repository and commit were not recorded.
+The update rule and every default below also hold in the Deep Unlearn benchmark's port,
+`KGLTop1` in munl/unlearning/kgltop1.py of https://github.com/xcadet/deepunlearn, checked
+against commit 6830ff6e5fd72f4793890ee31904814892625acf.
 
 Update:
 - Stage 1, one pass over D_f: minimise KL(uniform ‖ softmax(z)) (batch mean; the code's
-  nn.KLDivLoss("batchmean")(LogSoftmax(z), uniform), which SPEC writes in argument order
-  as "KL(log_softmax(z) ‖ uniform)"), SGD lr 5e-3 momentum 0.9.
+  nn.KLDivLoss("batchmean")(LogSoftmax(z), uniform), which summaries write in argument
+  order as "KL(log_softmax(z) ‖ uniform)"; docs/methods.md#kl-direction), SGD lr 5e-3
+  momentum 0.9.
 - Stage 2, `epochs` (8) times: a forget round over zip(D_f batches, shuffled D_r batches)
   minimising mean(−log_softmax(z_f · z_rᵀ / t, dim=−1)) with z_r detached, SGD lr 3e-4
   momentum 0.9 and CosineAnnealingLR(T_max = epochs · #forget batches, eta_min 1e-6)
@@ -32,11 +35,12 @@ Departures from the source, and why:
   and BatchNorm running-stat update (train mode), without building a graph that is
   thrown away. Forget and retain batches are still forwarded separately, forget first,
   so BatchNorm sees the same batches in the same order.
-- No weight decay is given for stage 1 and the forget round (none is stated in SPEC or
-  visible in the code); they default to 0 and are params.
+- No weight decay is given for stage 1 and the forget round (none is stated in the
+  write-up or visible in the SalUn-style port; Deep Unlearn's port sets 0); they default
+  to 0 and are params.
 - The port's loaders are built elsewhere; whether D_f is shuffled is not visible. Here
   every pass shuffles (seeded by ctx.generator); the retain loader is shuffled in both.
-- The study states no other values for this method; SPEC's are the defaults.
+- The study states no other values for this method; the entry's are the defaults.
 """
 import torch
 import torch.nn.functional as F

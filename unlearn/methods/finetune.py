@@ -1,8 +1,11 @@
-"""`finetune`: keep training on the retain set only, with cross-entropy (SPEC §3.1).
+"""`finetune`: keep training on the retain set only, with cross-entropy
+(docs/methods.md#finetune).
 
 Update: θ ← θ − η ∇ CE(θ; D_r), for `epochs` passes over D_r.
-Source: the NeurIPS 2023 unlearning competition's baseline. Defaults are the study's
-(Adam lr 1e-4, weight decay 5e-3, 1 epoch, batch 64). The competition baseline used
+Source: the NeurIPS 2023 unlearning competition's baseline
+(https://www.kaggle.com/competitions/neurips-2023-machine-unlearning; its starting kit is
+https://github.com/unlearning-challenge/starting-kit, commit not recorded). Defaults are the
+study's (Adam lr 1e-4, weight decay 5e-3, 1 epoch, batch 64). The competition baseline used
 SGD lr 1e-3, momentum 0.9, wd 5e-4 with a cosine schedule: set optimizer: sgd,
 lr: 0.001, momentum: 0.9, weight_decay: 5e-4, cosine: true.
 

@@ -1,7 +1,9 @@
-"""`gisa`: Gradient-Informed Synaptic Adjustment, the COMP540 study's own method (SPEC §3.4).
+"""`gisa`: Gradient-Informed Synaptic Adjustment, the COMP540 study's own method
+(docs/methods.md#gisa).
 
-Source: the study's report (Rice COMP540, December 2023); its code is not available, so
-this follows the report's formulas exactly.
+Source: the study's report (Rice COMP540, December 2023; title, authors and URL not recorded,
+docs/study.md#source); its code is not available, so this follows the report's formulas
+exactly.
 1. I_f, I_r: importances on D_f and D_r, as in SSD (unlearn.unlearning.importance).
 2. One optimiser parameter group per parameter tensor i, with learning rate
        η_i = η_base · (1 + mean_elements( max( log( I_f,i / (I_r,i + ε) ), 0 ) ))
@@ -14,7 +16,7 @@ Note: the report's prose says the learning rate of forget-critical weights is "d
 but max(log(·), 0) ≥ 0 makes the factor ≥ 1 — tensors important to D_f relative to D_r
 get a *larger* step. We implement the formula, not the prose.
 
-ε (SPEC gives no value): `eps`, default 1e-8, used in both places. In the ratio it keeps
+ε (the study gives no value): `eps`, default 1e-8, used in both places. In the ratio it keeps
 I_f / (I_r + ε) finite where I_r = 0; where I_f = 0, log(0) = −inf and max(−inf, 0) = 0,
 so such elements add nothing (no NaN arises as long as ε > 0). In the loss it keeps the
 quotient finite as the forget loss approaches 0.

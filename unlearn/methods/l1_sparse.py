@@ -1,9 +1,9 @@
 """`l1_sparse`: ℓ1-sparse fine-tuning ("model sparsity" unlearning).
 
 Source: Jia, Liu, Ram, Yao, Liu, Liu, Sharma & Liu, "Model Sparsity Can Simplify Machine
-Unlearning", NeurIPS 2023; github.com/OPTML-Group/Unlearn-Sparse (commit
-80ba55d36d0871465c2d3e3896db26a98070e065), unlearn/FT.py (`FT_iter` with_l1,
-`l1_regularization`).
+Unlearning", NeurIPS 2023, https://arxiv.org/abs/2304.04934;
+https://github.com/OPTML-Group/Unlearn-Sparse (commit 80ba55d36d0871465c2d3e3896db26a98070e065),
+unlearn/FT.py (`FT_iter` with_l1, `l1_regularization`).
 Update: train on D_r with
     loss = CE + γ_e · ‖θ‖₁   (all parameters),   γ_e = α · (1 − e / E),  e = 0 … E − 1,
 so γ decays linearly per epoch from α to α/E (their `no_l1_epochs` = 0). SGD with

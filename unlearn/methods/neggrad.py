@@ -1,7 +1,8 @@
-"""`neggrad`: "advanced NegGrad" — descend on the retain set, ascend on the forget set (SPEC §3.2).
+"""`neggrad`: "advanced NegGrad" — descend on the retain set, ascend on the forget set
+(docs/methods.md#neggrad).
 
-Source: Choi & Na 2023, "Towards Machine Unlearning Benchmarks" (MUFAC), their advanced
-NegGrad baseline; as run by the COMP540 study.
+Source: Choi & Na 2023, "Towards Machine Unlearning Benchmarks" (MUFAC),
+https://arxiv.org/abs/2311.02240, their advanced NegGrad baseline; as run by the COMP540 study.
 Update, per step: each retain batch is paired with the next forget batch (the forget
 iterator restarts, reshuffled, when exhausted — `train.paired_batches`), and
     θ ← θ − η ∇[ CE(θ; B_r) − λ·CE(θ; B_f) ],
@@ -11,9 +12,10 @@ passes in train mode (BatchNorm uses and updates batch statistics), as in Choi &
 Defaults are the study's: λ = 0.1, Adam lr 1e-4, weight decay 5e-3, 1 epoch, batch 64
 (the study gives "Adam lr 1e-4, wd 5e-3, 1 epoch" for every gradient method and no batch
 size; 64 is MUFAC's). Choi & Na's own setting (their MUFAC NegGrad notebook,
-github.com/ndb796/MachineUnlearning, 01_MUFAC/Machine_Unlearning_MUFAC_NegGrad.ipynb at
-commit 9813cd7) is λ = 1 and plain `optim.SGD(params, lr=0.001)` — no momentum, no weight
-decay — for 2 epochs, batch 64 (presets/neggrad_choi_na.yaml):
+https://github.com/ndb796/MachineUnlearning, 01_MUFAC/Machine_Unlearning_MUFAC_NegGrad.ipynb
+at commit 9813cd75f959e535575e0ba5e5bd2d4d40348165) is λ = 1 and plain
+`optim.SGD(params, lr=0.001)` — no momentum, no weight decay — for 2 epochs, batch 64
+(presets/neggrad_choi_na.yaml):
     unlearn:
       neggrad: {lam: 1.0, optimizer: sgd, lr: 0.001, momentum: 0.0, weight_decay: 0.0, epochs: 2}
 

@@ -1,9 +1,10 @@
-"""`neggrad_plus`: NegGrad+ (SPEC §3.8).
+"""`neggrad_plus`: NegGrad+ (docs/methods.md#neggrad_plus).
 
 Source: Kurmanji, Triantafillou, Hayes & Triantafillou, "Towards Unbounded Machine
-Unlearning" (SCRUB paper), NeurIPS 2023, and their code (github.com/meghdadk/SCRUB:
-`train_negrad` in thirdparty/repdistiller/helper/loops.py for the ResNet runs;
-`l2_penalty` and `run_train_epoch` in the small-scale notebooks).
+Unlearning" (SCRUB paper), NeurIPS 2023, https://arxiv.org/abs/2302.09880, and their code
+(https://github.com/meghdadk/SCRUB, commit not recorded: `train_negrad` in
+thirdparty/repdistiller/helper/loops.py for the ResNet runs; `l2_penalty` and
+`run_train_epoch` in the small-scale notebooks).
 Update, per step on a retain batch paired with the next forget batch (forget pass
 restarting when exhausted; even batch sizes, `loops.even_paired_batches`):
     loss = α·( CE(B_r) + (wd/2)·‖θ − θ_0‖² ) − (1 − α)·CE(B_f),   θ ← SGD(θ, ∇loss),
@@ -13,7 +14,8 @@ restarting when exhausted; even batch sizes, `loops.even_paired_batches`):
 Defaults = their ResNet (large-scale) setting, `train_negrad`: α = 0.9999, SGD lr 0.01,
 model in train mode (BatchNorm normalises with batch statistics and updates its running
 statistics), no L2 term (weight_decay = 0 switches it off). Epochs: they run 5–10; we
-give it the study's 1-epoch budget for gradient methods (SPEC §1), batch 64 (MUFAC's).
+give it the study's 1-epoch budget for gradient methods (docs/study.md#setup), batch 64
+(MUFAC's).
 
 Their small-scale setting (All-CNN without BatchNorm): α = 0.95, model in eval mode
 (BatchNorm frozen: running statistics used and kept), the L2-to-θ_0 term with wd 0.1,

@@ -3,7 +3,7 @@ weights (S. Achour, NeurIPS 2023 unlearning competition, private leaderboard #4,
 0.0885).
 
 Source: his solution as ported by the Deep Unlearn benchmark,
-github.com/xcadet/deepunlearn, munl/unlearning/kgltop3.py (commit
+https://github.com/xcadet/deepunlearn, munl/unlearning/kgltop3.py (commit
 6830ff6e5fd72f4793890ee31904814892625acf): `vision_confuser`, `KGLTop3.unlearn`.
 Update:
 1. W ← W + N(0, σ₀²), σ₀ = 0.6, on the conv weights (see "Which convs" below);

@@ -1,4 +1,4 @@
-"""`original`: the calibration row with no unlearning at all (SPEC §3, calibration rows).
+"""`original`: the calibration row with no unlearning at all (docs/methods.md#original).
 
 A correct metric must rank it near the bottom: it still carries the forget set.
 """

@@ -3,7 +3,7 @@ entropy-matching term (S. Oleszko, NeurIPS 2023 unlearning competition, private
 leaderboard #5, score 0.0863).
 
 Source: his solution as ported by the Deep Unlearn benchmark,
-github.com/xcadet/deepunlearn, munl/unlearning/kgltop4.py (commit
+https://github.com/xcadet/deepunlearn, munl/unlearning/kgltop4.py (commit
 6830ff6e5fd72f4793890ee31904814892625acf): `prune_model`, `entropy_loss_fn`,
 `get_class_weights`, `KGLTop4.unlearn`.
 1. Global L1-unstructured pruning (torch.nn.utils.prune.global_unstructured) of

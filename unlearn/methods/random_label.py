@@ -1,9 +1,10 @@
 """`random_label`: Random Labelling (RL).
 
 Source: Golatkar, Achille & Soatto, "Eternal Sunshine of the Spotless Net", CVPR 2020,
-in the form the SalUn code runs it: github.com/OPTML-Group/Unlearn-Saliency,
-Classification/unlearn/RL.py (commit a6e89fd17ff737c24c6aa16c9574469a234ffd91), its
-CIFAR-10 branch, inside `iterative_unlearn` (unlearn/impl.py).
+https://arxiv.org/abs/1911.04933, in the form the SalUn code runs it:
+https://github.com/OPTML-Group/Unlearn-Saliency, Classification/unlearn/RL.py (commit
+a6e89fd17ff737c24c6aa16c9574469a234ffd91), its CIFAR-10 branch, inside `iterative_unlearn`
+(unlearn/impl.py).
 Update, each epoch:
   1. one pass over D_f with CE against labels drawn uniformly from all C classes,
      `torch.randint(0, C)` per batch (a drawn label may equal the true one);

@@ -2,7 +2,7 @@
 (Kookmin Univ. team, NeurIPS 2023 unlearning competition, private leaderboard #3).
 
 Source: the team's solution as ported by the Deep Unlearn benchmark,
-github.com/xcadet/deepunlearn, munl/unlearning/kgltop2.py (commit
+https://github.com/xcadet/deepunlearn, munl/unlearning/kgltop2.py (commit
 6830ff6e5fd72f4793890ee31904814892625acf): `get_grads_for_snip`,
 `re_init_model_snip_ver2_little_grad`, `MaskConv2d`, `LinearAnnealingLR`.
 1. g = ∇ of Σ_batches CE over a random subset of |D_f| retain images, plus

@@ -2,8 +2,8 @@
 (Euclid team, NeurIPS 2023 unlearning competition, private leaderboard #7).
 
 Source: the team's Kaggle notebook
-(kaggle.com/code/stathiskaripidis/unlearning-by-resetting-layers-7th-on-private-lb) as
-ported by the Deep Unlearn benchmark, github.com/xcadet/deepunlearn,
+(https://www.kaggle.com/code/stathiskaripidis/unlearning-by-resetting-layers-7th-on-private-lb)
+as ported by the Deep Unlearn benchmark, https://github.com/xcadet/deepunlearn,
 munl/unlearning/kgltop6.py (commit 6830ff6e5fd72f4793890ee31904814892625acf).
 1. Teacher = the original (frozen, eval mode). In the student, `conv1` and `fc` are
    re-initialised with their modules' reset_parameters() (PyTorch's default init).

@@ -1,6 +1,6 @@
-"""`retrain`: the gold-standard calibration row (SPEC §3): a model trained from scratch on
-the retain set with the original's recipe, with a seed disjoint from the reference
-retrained models used by the scorers (seed = seed_offset + unlearning seed).
+"""`retrain`: the gold-standard calibration row (docs/methods.md#retrain): a model trained
+from scratch on the retain set with the original's recipe, with a seed disjoint from the
+reference retrained models used by the scorers (seed = seed_offset + unlearning seed).
 
 Its unlearn_seconds is a full retraining, so its cost ratio is ~1 by construction.
 """

@@ -1,8 +1,9 @@
 """`salun`: Saliency Unlearning (SalUn).
 
 Source: Fan, Liu, Zhang, Wei, Wong & Liu, "SalUn: Empowering Machine Unlearning via
-Gradient-based Weight Saliency", ICLR 2024; github.com/OPTML-Group/Unlearn-Saliency
-(commit a6e89fd17ff737c24c6aa16c9574469a234ffd91): Classification/generate_mask.py
+Gradient-based Weight Saliency", ICLR 2024, https://arxiv.org/abs/2310.12508;
+https://github.com/OPTML-Group/Unlearn-Saliency (commit
+a6e89fd17ff737c24c6aa16c9574469a234ffd91): Classification/generate_mask.py
 (`save_gradient_ratio`) and Classification/unlearn/RL.py.
 1. Saliency mask. Model in eval mode; g = Σ over the forget batches of ∇θ(−CE(batch));
    one GLOBAL threshold over |g| of every parameter (conv, BatchNorm, fc, biases): the

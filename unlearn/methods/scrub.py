@@ -1,9 +1,10 @@
 """`scrub`: SCalable Remembering and Unlearning unBound (Kurmanji et al., NeurIPS 2023;
-SPEC §3.9).
+docs/methods.md#scrub).
 
-Source: github.com/meghdadk/SCRUB (large_scale_unlearning.ipynb, small-scale notebooks),
-built on RepDistiller (`DistillKL`, `train_distill`, `adjust_learning_rate`), read
-through the `search` tool.
+Source: the paper, https://arxiv.org/abs/2302.09880, and its code,
+https://github.com/meghdadk/SCRUB (large_scale_unlearning.ipynb, small-scale notebooks;
+commit not recorded), built on RepDistiller (`DistillKL`, `train_distill`,
+`adjust_learning_rate`, vendored there under thirdparty/repdistiller).
 
 Update, teacher = frozen original, student starts as the original, one optimiser shared
 by both kinds of step. For epoch e = 1 … epochs:
@@ -18,7 +19,7 @@ the lr in epoch m + 1. With the large-scale setting (3 epochs, milestones 3, 5, 
 lr never decays; with the small-scale one (10 epochs, milestones 5, 8, 9) epochs 1–5
 use lr, 6–8 lr/10, 9 lr/100, 10 lr/1000.
 
-Defaults = the authors' large-scale setting (SPEC §3.9): SGD lr 5e-4 momentum 0.9,
+Defaults = the authors' large-scale setting: SGD lr 5e-4 momentum 0.9,
 wd 5e-4, 3 epochs, msteps 2, T 4, γ 0.99, α 0.001, milestones [3, 5, 9], retain batch
 128, forget batch 32. The small-scale setting, as params:
 
@@ -27,7 +28,7 @@ wd 5e-4, 3 epochs, msteps 2, T 4, γ 0.99, α 0.001, milestones [3, 5, 9], retai
               temperature: 2.0, gamma: 1.0, alpha: 0.5, milestones: [5, 8, 9]}
 
 The student is in train mode for both steps (RepDistiller's train_distill), the teacher
-in eval mode. The study did not run SCRUB; SPEC's values are the defaults.
+in eval mode. The study did not run SCRUB; the authors' large-scale values are the defaults.
 
 Departures from the source, and why:
 - Teacher logits are computed once for D_f and D_r and reused every epoch: the teacher

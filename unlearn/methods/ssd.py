@@ -1,7 +1,9 @@
-"""`ssd`: Selective Synaptic Dampening (SPEC §3.3).
+"""`ssd`: Selective Synaptic Dampening (docs/methods.md#ssd).
 
 Source: Foster, Schoepf & Brintrup, "Fast Machine Unlearning Without Retraining Through
-Selective Synaptic Dampening", AAAI 2024 (and their code's `ParameterPerturber`).
+Selective Synaptic Dampening", AAAI 2024, https://arxiv.org/abs/2308.07707, and their code's
+`ParameterPerturber` (src/ssd.py of https://github.com/if-loops/selective-synaptic-dampening,
+checked against commit cdfdc0e35c1908e032a6e150d882b0fa17833f85).
 Rule, with I_f the importance on D_f and I_ref on the reference set (unlearn.unlearning.importance):
 for every parameter element,
     if I_f > α·I_ref:  θ ← min(λ·I_ref / I_f, 1)·θ      else θ unchanged.
@@ -21,7 +23,7 @@ Departures:
 - importance: per_example (default) squares each example's gradient before averaging,
   which makes SSD independent of batch size, order and seed; Foster et al. square each
   batch-mean gradient (`importance: batch`, batches of `batch_size` shuffled with the
-  run's generator). SPEC §3.3 asks for the per-example default.
+  run's generator). docs/methods.md#parameter-importance compares the two.
 - reference: train is retain ∪ forget; with per-example importances it is formed exactly
   as the size-weighted mean of I_r and I_f instead of a second pass over the data.
 - Foster et al.'s code has an exponent on the ratio and a lower bound (both 1 in their

@@ -1,4 +1,5 @@
-"""The study's local scorer (per-example ε, SPEC 4.2) on bootstrap replicates, batched. numpy only.
+"""The study's local scorer (per-example ε, docs/scoring.md#per-example-epsilon-local) on bootstrap
+replicates (docs/scoring.md#bootstrap-intervals), batched. numpy only.
 
 A replicate redraws the N unlearning runs (with replacement) and the noise that stands in for N
 retrained models (a fresh seed per replicate; the noise scale follows the drawn runs, as in the

@@ -1,5 +1,6 @@
-"""The competition metric's per-example ε (SPEC 4.1) on bootstrap resamples of the models,
-exact and fast. numpy only.
+"""The competition metric's per-example ε (docs/scoring.md#per-example-epsilon-official) on
+bootstrap resamples of the models (docs/scoring.md#bootstrap-intervals), exact and fast. numpy
+only.
 
 A bootstrap replicate draws N of the N unlearned models and N of the N retrained models with
 replacement. Every drawn confidence is one of the 2N original ones, so a replicate is the

@@ -1,8 +1,11 @@
-"""Scores: the competition metric (SPEC 4.1, in `scoring_official`), the study's local Kaggle
-scorer (SPEC 4.2), the final score, and Choi & Na's NoMUS (SPEC 2). numpy and scikit-learn only.
+"""Scores: the competition metric (docs/scoring.md#official-score; in `unlearn.scoring.official`),
+the study's local Kaggle scorer (docs/scoring.md#local-score), the final score
+(docs/scoring.md#final-score) and Choi & Na's NoMUS (docs/scoring.md#nomus). numpy and
+scikit-learn only.
 
 The local scorer follows M. Gorinova's Kaggle notebook as copied in public repositories (read for
-this port): `best_threshold_attack`, `logistic_regression_attack` (LogisticRegression() and
+this port; the notebook's URL and the copies' repositories and commits were not recorded):
+`best_threshold_attack`, `logistic_regression_attack` (LogisticRegression() and
 StratifiedShuffleSplit(n_splits=3, random_state=0), sklearn defaults, so test_size = 0.1) and
 `compute_epsilon_s` (list starts at [0.]; FPR = FNR = 0 → +inf; one of them 0 → discarded; both
 logs NaN → +inf; nanmax).
@@ -27,11 +30,12 @@ __all__ = [
 ]
 
 LOCAL_DELTA = 0.01
-_LOCAL_BIN_EDGES = np.arange(13) * 0.5      # 0, 0.5, …, 6.0 (SPEC 4.2)
+_LOCAL_BIN_EDGES = np.arange(13) * 0.5      # 0, 0.5, …, 6.0 (docs/scoring.md#buckets-local)
 
 
 def local_statistic(logits) -> np.ndarray:
-    """SPEC 4.2: cross-entropy of the logits against the model's own argmax, [..., S, C] → [..., S].
+    """Cross-entropy of the logits against the model's own argmax, [..., S, C] → [..., S]
+    (docs/scoring.md#local-statistic-and-noisy-copies).
 
     CE(x, argmax x) = logsumexp(x) − max(x), computed in float64 (the notebook uses torch float32
     and zeroes all-NaN rows; NaN logits are rejected here)."""
@@ -49,7 +53,8 @@ def per_example_cross_entropy(logits, labels) -> np.ndarray:
 
 
 def local_noise_std(unlearned_stats, divisor: float = 10.0) -> float:
-    """SPEC 4.2: s = std(all unlearned statistics) / divisor, 10 as published (population std)."""
+    """s = std(all unlearned statistics) / divisor, 10 as published (population std); see
+    docs/scoring.md#local-statistic-and-noisy-copies."""
     a = _float_array(unlearned_stats, "unlearned_stats", min_ndim=1)
     if a.size == 0:
         raise ValueError("unlearned_stats: empty")
@@ -58,8 +63,9 @@ def local_noise_std(unlearned_stats, divisor: float = 10.0) -> float:
 
 def noisy_retrained_statistics(retrained_logits, n_copies: int, noise_std: float,
                                seed: int) -> np.ndarray:
-    """SPEC 4.2: [n_copies, S] statistics of one retrained model's forget logits [S, C] plus
-    Normal(0, noise_std) noise drawn with numpy default_rng(seed) (the notebook: np.random.normal)."""
+    """[n_copies, S] statistics of one retrained model's forget logits [S, C] plus Normal(0,
+    noise_std) noise drawn with numpy default_rng(seed) (the notebook: np.random.normal); see
+    docs/scoring.md#local-statistic-and-noisy-copies."""
     x = _float_array(retrained_logits, "retrained_logits", ndim=2)
     if int(n_copies) != n_copies or n_copies < 1:
         raise ValueError(f"n_copies: must be a positive integer, got {n_copies}")
@@ -122,7 +128,8 @@ def _logreg_rates(x, y, splits) -> tuple[float, float]:
 
 def local_epsilons(unlearned_stats, retrained_stats, *, delta: float = LOCAL_DELTA,
                    n_splits: int = 3, random_state=0, test_size=None) -> np.ndarray:
-    """Per-example ε [S] of the local scorer (SPEC 4.2) from [N, S] statistics.
+    """Per-example ε [S] of the local scorer from [N, S] statistics
+    (docs/scoring.md#per-example-epsilon-local).
 
     Label 1 = unlearned, 0 = retrained. Attacks: every pooled value t as a threshold (predict 1
     when value > t), and a logistic regression on the value (rates averaged over the splits).
@@ -148,13 +155,15 @@ def local_epsilons(unlearned_stats, retrained_stats, *, delta: float = LOCAL_DEL
 
 
 def local_forget_quality(epsilons) -> float:
-    """SPEC 4.2: F = mean of 2 / 2^n, n = numpy.digitize(ε, [0, 0.5, …, 6.0]); ε = 0 scores 1."""
+    """F = mean of 2 / 2^n, n = numpy.digitize(ε, [0, 0.5, …, 6.0]); ε = 0 scores 1
+    (docs/scoring.md#buckets-local)."""
     eps = _epsilons(epsilons)
     return float(np.mean(2.0 / 2.0 ** np.digitize(eps, _LOCAL_BIN_EDGES)))
 
 
 def final_score(forget_quality, retain_acc_u, test_acc_u, retain_acc_r, test_acc_r) -> float:
-    """SPEC 4.1/4.2: F × (mean RA_U / mean RA_R) × (mean TA_U / mean TA_R); scalars or arrays."""
+    """F × (mean RA_U / mean RA_R) × (mean TA_U / mean TA_R); scalars or arrays
+    (docs/scoring.md#final-score)."""
     f = float(np.mean(_float_array(forget_quality, "forget_quality")))
     means = {}
     for name, v in (("retain_acc_u", retain_acc_u), ("test_acc_u", test_acc_u),
@@ -172,14 +181,15 @@ def final_score(forget_quality, retain_acc_u, test_acc_u, retain_acc_r, test_acc
 
 def nomus(test_acc, forget_losses, unseen_losses, *, n_splits: int = 10,
           random_state=0) -> dict:
-    """Choi & Na's NoMUS (SPEC 2) → {"mia", "forgetting_score", "nomus", "n_pairs"}.
+    """Choi & Na's NoMUS (docs/scoring.md#nomus) → {"mia", "forgetting_score", "nomus",
+    "n_pairs"}.
 
     MIA = mean accuracy of LogisticRegression() telling per-example losses of forget (label 1)
     from unseen (label 0) images over StratifiedShuffleSplit(n_splits, random_state) (test_size
     0.1); NoMUS = (test_acc + (1 − 2·|MIA − 0.5|)) / 2. Both sides are cut to the first
-    min(len) losses so the classes are equal, as SPEC 2 says. (Choi & Na's code shuffles the
-    forget losses under seed 42 and cuts only them, so with their 1,500 forget / 1,504 unseen it
-    ran on 1,504 vs 1,500.)"""
+    min(len) losses so the classes are equal. (Choi & Na's code shuffles the forget losses
+    under seed 42 and cuts only them, so with their 1,500 forget / 1,504 unseen it ran on
+    1,504 vs 1,500.)"""
     acc = float(_float_array(test_acc, "test_acc", ndim=0))
     if not 0 <= acc <= 1:
         raise ValueError(f"test_acc: must lie in [0, 1], got {acc}")

@@ -1,8 +1,11 @@
-"""The NeurIPS-2023 unlearning-competition metric (SPEC 4.1), exact and fast, numpy only.
+"""The NeurIPS-2023 unlearning-competition metric, exact and fast, numpy only
+(docs/scoring.md#official-score).
 
-Ported from Google DeepMind's published evaluation, google-deepmind/unlearning_evaluation
-`metric.py` (commit ffae0fff), which was read for this port. Kept: every grid, every inequality
-direction, the median tie rule, the range tie rule, the 0/0 range ratio. Deliberate differences:
+Ported from Google DeepMind's published evaluation, `metric.py` of
+https://github.com/google-deepmind/unlearning_evaluation at commit
+ffae0fff4c3e9523b22618c47df6c26e4eebe0df, which was read for this port. Kept: every grid, every
+inequality direction, the median tie rule, the range tie rule, the 0/0 range ratio. Deliberate
+differences:
 - rates are counts / N in float64 (the reference averages float32 indicators), and the single
   family's thresholds are float64 `np.linspace` (the reference's `torch.linspace` is float32);
 - a rule family whose every rule is discarded gives ε = 0 (the reference dies on `assert thr_eps`);
@@ -79,11 +82,13 @@ def _epsilons(epsilons) -> np.ndarray:
 
 
 def logit_scaled_confidence(logits, labels) -> np.ndarray:
-    """SPEC 4.1: conf = log(p_y + 1e-45) − log(Σ_{k≠y} p_k + 1e-45), softmax in float64 after
-    subtracting the max logit. logits [..., S, C], labels [S] → [..., S] float64.
+    """conf = log(p_y + 1e-45) − log(Σ_{k≠y} p_k + 1e-45), softmax in float64 after subtracting
+    the max logit (docs/scoring.md#logit-scaled-confidence). logits [..., S, C], labels [S] →
+    [..., S] float64.
 
-    The reference exponentiates in the logits' own dtype (float32) before casting; we cast first,
-    as the SPEC says, so extreme logits give finite values (about ±103.6 at worst)."""
+    The reference exponentiates in the logits' own dtype (float32) before casting; we cast first
+    (docs/scoring.md#per-example-epsilon-official lists this departure), so extreme logits give
+    finite values (about ±103.6 at worst)."""
     x = _float_array(logits, "logits", min_ndim=2)
     y = _labels(labels, x.shape[-2], x.shape[-1])
     p = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -232,7 +237,8 @@ def official_epsilons(unlearned_confs, retrained_confs, *, delta: float = DELTA,
                       eps_cap: float = EPSILON_CAP, peaky_ratio: float = 0.01,
                       grid_per_unit: float = 100, double_buffer: float = 2.0,
                       double_left_points: int = 400) -> np.ndarray:
-    """Per-example ε [S] of the competition metric (SPEC 4.1) from [N, S] confidences.
+    """Per-example ε [S] of the competition metric from [N, S] confidences
+    (docs/scoring.md#per-example-epsilon-official).
 
     pos = the sample with the larger median (ties: unlearned, as the reference's strict `>`);
     range ratio < peaky_ratio → eps_cap (both ranges 0 gives 0/0 = NaN, not peaky, as in the
@@ -271,7 +277,8 @@ def official_epsilons(unlearned_confs, retrained_confs, *, delta: float = DELTA,
 
 
 def official_bucket_count(n_models: int) -> int:
-    """Number of 0.5-wide ε buckets (SPEC 4.1): those ending at or below ceil(log(N − 1))."""
+    """Number of 0.5-wide ε buckets: those ending at or below ceil(log(N − 1))
+    (docs/scoring.md#buckets-and-forget-quality-official)."""
     if int(n_models) != n_models or n_models < 2:
         raise ValueError(f"n_models: must be an integer >= 2, got {n_models}")
     max_eps = math.ceil(math.log(n_models - 1))
@@ -279,7 +286,8 @@ def official_bucket_count(n_models: int) -> int:
 
 
 def official_quality_from_epsilons(epsilons, n_models: int) -> float:
-    """F (SPEC 4.1) from per-example ε: bucket k = [0.5k, 0.5k + 0.5) earns 2^−k, beyond the last 0."""
+    """F from per-example ε: bucket k = [0.5k, 0.5k + 0.5) earns 2^−k, beyond the last 0
+    (docs/scoring.md#buckets-and-forget-quality-official)."""
     eps = _epsilons(epsilons)
     k = np.floor(eps / 0.5)                         # index of the bucket holding ε
     n_buckets = official_bucket_count(n_models)
@@ -289,7 +297,8 @@ def official_quality_from_epsilons(epsilons, n_models: int) -> float:
 
 def official_forget_quality(unlearned_confs, retrained_confs, *, return_epsilons: bool = False,
                             **kw):
-    """F of SPEC 4.1; with return_epsilons=True returns (F, per-example ε [S])."""
+    """F of the competition metric (docs/scoring.md#official-score); with return_epsilons=True
+    returns (F, per-example ε [S])."""
     eps = official_epsilons(unlearned_confs, retrained_confs, **kw)
     f = official_quality_from_epsilons(eps, np.shape(unlearned_confs)[0])
     return (f, eps) if return_epsilons else f

@@ -1,4 +1,4 @@
-"""Training recipes for the original and retrained models (SPEC §1 and §2).
+"""Training recipes for the original and retrained models (docs/study.md#training-recipes).
 
 `study` (default): COMP540's recipe — Adam lr 5e-4, weight decay 5e-3, keep the
 best-validation epoch (they trained 50 epochs and kept epoch 36). Augmentation is not

@@ -11,18 +11,21 @@ That is exactly `F.kl_div(log_softmax(student / T), softmax(teacher / T))`, PyTo
 argument order being (input = student log-probs, target = teacher probs) while the
 divergence it computes is KL(target ‖ input) = KL(teacher ‖ student). Each source:
 
-- Chundawat et al. 2023 (bad teacher), repo vikram2000b/bad-teaching-unlearning,
+- Chundawat et al. 2023 (bad teacher), https://github.com/vikram2000b/bad-teaching-unlearning,
   `UnlearnerLoss`: F.kl_div(log_softmax(out/T), teacher_probs) with the default
   reduction "mean" — KL(teacher ‖ student) summed over classes and divided by B·C
-  (an element mean, not a batch mean), no T² factor. SPEC §3.5 writes
+  (an element mean, not a batch mean), no T² factor. Summaries write
   "KL(student(x)/T ‖ teacher(x)/T)": that is the code's argument order, not the math
   direction; the computed quantity is KL(teacher ‖ student), which we use.
-- Kurmanji et al. 2023 (SCRUB), RepDistiller's `DistillKL`: F.kl_div(log_softmax(s/T),
-  softmax(t/T), reduction="sum") · T² / B — KL(teacher ‖ student), batch mean, times T².
+- Kurmanji et al. 2023 (SCRUB), RepDistiller's `DistillKL` (as vendored in
+  https://github.com/meghdadk/SCRUB): F.kl_div(log_softmax(s/T), softmax(t/T),
+  reduction="sum") · T² / B — KL(teacher ‖ student), batch mean, times T².
   The paper writes d(x) = KL(p(f(x; w_o)) ‖ p(f(x; w_u))), the same direction.
 - fanchuan (Kaggle 2nd place, stage 1): nn.KLDivLoss("batchmean")(log_softmax(z), uniform)
-  — KL(uniform ‖ softmax(z)), batch mean. SPEC §3.7's "KL(log_softmax(z) ‖ uniform)" is
+  — KL(uniform ‖ softmax(z)), batch mean. Summaries' "KL(log_softmax(z) ‖ uniform)" is
   again the argument order.
+
+docs/methods.md#kl-direction states the same for readers of the documentation.
 
 So every source computes KL(target ‖ student); only the reduction and the T² factor
 differ, and `kl_loss` exposes both. The reductions are computed here explicitly rather

@@ -1,4 +1,5 @@
-"""Diagonal-Fisher parameter importances, shared by SSD and GISA (SPEC §3.3, §3.4).
+"""Diagonal-Fisher parameter importances, shared by SSD and GISA
+(docs/methods.md#parameter-importance).
 
 The importance of a parameter element on a set D is the mean squared gradient of the
 cross-entropy, with the model in eval mode (BatchNorm uses its running statistics, so
@@ -10,9 +11,11 @@ every example's loss depends on that example alone). Two estimators:
   additive: I(A ∪ B) = (|A|·I(A) + |B|·I(B)) / (|A| + |B|) (see `combine`).
 - `batch`: square the gradient of each batch's *mean* loss, then average over the
   batches:  I = (1/B) Σ_b (∂ mean_{i∈b} CE / ∂θ)², as in Foster et al.'s SSD code
-  (`calc_importance`). Cross-terms between the examples of a batch survive the square,
-  so the result depends on the batch size and on which examples share a batch (i.e. on
-  the shuffle seed); the per-example form is the b = 1 special case.
+  (`calc_importance` in src/ssd.py of https://github.com/if-loops/selective-synaptic-dampening,
+  checked against commit cdfdc0e35c1908e032a6e150d882b0fa17833f85). Cross-terms between the
+  examples of a batch survive the square, so the result depends on the batch size and on
+  which examples share a batch (i.e. on the shuffle seed); the per-example form is the
+  b = 1 special case.
 
 How the per-example form is computed. `torch.func.vmap(grad(...))` materialises every
 example's full gradient (11.2 M floats per ResNet-18 example) and on CPU was no faster
