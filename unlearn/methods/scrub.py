@@ -21,7 +21,8 @@ use lr, 6–8 lr/10, 9 lr/100, 10 lr/1000.
 
 Defaults = the authors' large-scale setting: SGD lr 5e-4 momentum 0.9,
 wd 5e-4, 3 epochs, msteps 2, T 4, γ 0.99, α 0.001, milestones [3, 5, 9], retain batch
-128, forget batch 32. The small-scale setting, as params:
+128, forget batch 32 (the notebook's arguments; its loaders use 256 and 512, see
+docs/methods.md#scrub). The small-scale setting, as params:
 
     unlearn:
       scrub: {optimizer: adam, lr: 0.0005, weight_decay: 0.1, epochs: 10, msteps: 3,

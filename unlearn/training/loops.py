@@ -8,7 +8,7 @@ and after the step (restoring frozen weights). `loss_epoch` is that pass, writte
 Batches: `even_batches` cuts a shuffled pass into ceil(n / batch_size) batches whose
 sizes differ by at most one — as many steps as a DataLoader without drop_last, none
 larger than batch_size, and no short trailing batch. The sources' loaders keep a short
-last batch (n mod batch_size); on this project's default data that is 583 mod 64 = 7
+last batch (n mod batch_size); on this project's default data of the time that was 583 mod 64 = 7
 retain images, and BatchNorm in train mode over 7 examples (ResNet-18's last stage is
 1×1 at 16 px) gave that step a gradient ~9× larger than the others (norm 125–133 vs
 10–17). One epoch of NegGrad+ (plain SGD, lr 0.01) ended at retain accuracy 0.17 with

@@ -85,8 +85,10 @@ def _inputs(model, split, index, device):
 def _batch_form(model, split, device, batch_size, generator):
     params = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     acc = {k: torch.zeros_like(p) for k, p in params}
-    # A plain shuffled split, like Foster et al.'s DataLoader (a trailing short batch is kept
-    # as is: in eval mode even one example normalises fine, unlike train.batch_indices).
+    # A seeded shuffled split (a trailing short batch is kept as is: in eval mode even one
+    # example normalises fine, unlike train.batch_indices). Foster et al.'s importance
+    # loaders iterate in dataset order (forget_random_main.py at cdfdc0e); here the order
+    # is the seed's, so runs with different seeds show how much the batch form depends on it.
     batches = torch.randperm(len(split), generator=generator).split(batch_size)
     for index in batches:
         x, y = _inputs(model, split, index, device)
