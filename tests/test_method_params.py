@@ -47,6 +47,15 @@ def with_value(method, key, value):
     ("ssd", "reference", "test", "must be one of 'retain', 'train'"),
     ("finetune", "batch_size", 0, "must be ≥ 1, got 0"),
     ("neggrad", "lam", -1.0, "must be ≥ 0 and finite"),
+    ("gisa", "eps", 0.0, "must be > 0 and finite"),
+    ("gisa", "importance", "fisher", "must be one of 'per_example', 'batch'"),
+    ("bad_teacher", "retain_fraction", 1.5, "must be in (0, 1], got 1.5"),
+    ("bad_teacher", "reduction", "sum", "must be one of 'mean', 'batchmean'"),
+    ("bad_teacher_sim", "similar_fraction", 2.0, "must be in [0, 1], got 2.0"),
+    ("bad_teacher_sim", "neighbours", 0, "must be ≥ 1, got 0"),
+    ("contrastive", "temperature", 0.0, "must be > 0 and finite"),
+    ("scrub", "forget_batch_size", 0, "must be ≥ 1, got 0"),
+    ("scrub", "optimizer", "rmsprop", "must be one of 'adam', 'sgd'"),
 ])
 def test_bad_value_is_one_line_naming_the_key(method, key, value, message):
     with pytest.raises(UserError) as err:

@@ -5,7 +5,8 @@ Modes (retain = train − forget in every mode; both keep the train CSV's order)
             without replacement with a seeded torch.Generator (torch.randperm gives the same
             draw on every platform). The COMP540 study: 200 of 10,025 images (2%).
   first     the first `count` rows of the train CSV (Choi & Na: 1,500). On MUFAC the CSV is
-            ordered by family, so this forgets whole families; the seed is unused.
+            ordered by family, so this forgets whole families except the one at the cut,
+            which can be split between forget and retain; the seed is unused.
   identity  `count` whole persons ("family_id/person_id"), drawn with the seeded generator
             from the sorted list of train persons, as in the NeurIPS 2023 competition
             (which forgot 15 subjects); every image of a drawn person is forgotten.

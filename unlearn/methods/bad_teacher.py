@@ -43,6 +43,7 @@ from unlearn.data.splits import Split
 from unlearn.unlearning.distill import cached_teacher_logits, kl_loss, softmax_t
 from unlearn.core.errors import UserError
 from unlearn.training.train import batch, batch_indices, make_optimizer
+from unlearn.unlearning.checks import at_least, fraction, non_negative, one_of, positive
 
 
 def retain_subset_size(n_retain, n_forget, retain_scale, retain_fraction=None):
@@ -84,7 +85,12 @@ def unlearning_set(ctx, retain_index):
 
 @register("bad_teacher", retain_scale=3.0, retain_fraction=None, temperature=1.0,
           optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0, epochs=5,
-          batch_size=64, reduction="mean")
+          batch_size=64, reduction="mean",
+          checks={"retain_scale": non_negative, "retain_fraction": fraction,
+                  "temperature": positive, "optimizer": one_of("adam", "sgd"), "lr": positive,
+                  "weight_decay": non_negative, "momentum": non_negative,
+                  "epochs": at_least(0), "batch_size": at_least(1),
+                  "reduction": one_of("mean", "batchmean")})
 def bad_teacher(model, ctx, cfg):
     n_keep = retain_subset_size(len(ctx.retain), len(ctx.forget), cfg["retain_scale"],
                                 cfg["retain_fraction"])

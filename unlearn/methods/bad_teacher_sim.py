@@ -47,6 +47,8 @@ from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
 from unlearn.core.errors import UserError
 from unlearn.unlearning.features import cosine_similarity_matrix, extract_features, most_similar, nearest_counts
 from unlearn.training.train import adam, batch, batch_indices, make_optimizer, paired_batches
+from unlearn.unlearning.checks import (at_least, in_unit_interval, non_negative, one_of,
+                                       positive)
 
 
 def similarity_sample(sim, n, similar_fraction, generator):
@@ -96,7 +98,15 @@ def train_bad_teacher(model, ctx, steps, lr, batch_size):
           weight_scale=1.0, bad_teacher_steps=25, bad_teacher_lr=1e-3,
           bad_teacher_batch_size=64, temperature=1.0, optimizer="adam", lr=1e-4,
           weight_decay=5e-3, momentum=0.0, epochs=5, batch_size=64,
-          forget_batch_size=None, reduction="mean")
+          forget_batch_size=None, reduction="mean",
+          checks={"retain_scale": non_negative, "similar_fraction": in_unit_interval,
+                  "neighbours": at_least(1), "weight_scale": non_negative,
+                  "bad_teacher_steps": at_least(0), "bad_teacher_lr": positive,
+                  "bad_teacher_batch_size": at_least(1), "temperature": positive,
+                  "optimizer": one_of("adam", "sgd"), "lr": positive,
+                  "weight_decay": non_negative, "momentum": non_negative,
+                  "epochs": at_least(0), "batch_size": at_least(1),
+                  "forget_batch_size": at_least(1), "reduction": one_of("mean", "batchmean")})
 def bad_teacher_sim(model, ctx, cfg):
     # Similarity in the original model's feature space (the student still holds it).
     sim = cosine_similarity_matrix(extract_features(model, ctx.forget.images, ctx.device),

@@ -21,9 +21,9 @@ Update:
 
 The similarity matrix S = z_f z_rᵀ / t is [B_f, B_r]; the source's LogSoftmax(dim=-1)
 normalises each forget example's row over the retain batch, and .mean() averages all
-B_f·B_r entries. Per row that is logsumexp_j S_ij − mean_j S_ij ≥ 0, zero exactly when a
-forget example's logits are equally similar to every retain example's: it pushes forget
-outputs away from any particular retain cluster (class) rather than towards one.
+B_f·B_r entries. Per row that is logsumexp_j S_ij − mean_j S_ij ≥ log B_r, with equality
+exactly when a forget example's logits are equally similar to every retain example's: it
+pushes forget outputs away from any particular retain cluster (class) rather than towards one.
 
 Three optimisers, as the port receives them (optimizer, optimizer_forget,
 optimizer_retain): stage 1's, the forget round's (its momentum and schedule run across
@@ -40,6 +40,11 @@ Departures from the source, and why:
   to 0 and are params.
 - The port's loaders are built elsewhere; whether D_f is shuffled is not visible. Here
   every pass shuffles (seeded by ctx.generator); the retain loader is shuffled in both.
+- The cosine schedule's T_max counts ceil(|D_f| / batch_size) forget steps per epoch, as
+  the source's DataLoader has. Two cases take fewer steps, so the lr stops short of eta_min:
+  `batch_indices` merges a trailing 1-image batch into the one before (|D_f| mod batch = 1;
+  BatchNorm cannot train on one example), and the round pairs forget with retain batches,
+  ending with the shorter list when retain has fewer batches.
 - The study states no other values for this method; the entry's are the defaults.
 """
 import torch
@@ -48,6 +53,7 @@ import torch.nn.functional as F
 from unlearn.methods import register
 from unlearn.unlearning.distill import kl_loss
 from unlearn.training.train import batch, batch_indices, sgd as train_sgd
+from unlearn.unlearning.checks import at_least, non_negative, positive
 
 
 def uniform_kl_loss(logits):
@@ -126,7 +132,13 @@ def make_optimizers(model, cfg, n_forget):
 @register("contrastive", batch_size=256, epochs=8, temperature=1.15,
           stage1_lr=5e-3, stage1_momentum=0.9, stage1_weight_decay=0.0,
           forget_lr=3e-4, forget_momentum=0.9, forget_weight_decay=0.0, eta_min=1e-6,
-          retain_base_lr=1e-3, retain_momentum=0.9, retain_weight_decay=1e-2)
+          retain_base_lr=1e-3, retain_momentum=0.9, retain_weight_decay=1e-2,
+          checks={"batch_size": at_least(1), "epochs": at_least(0), "temperature": positive,
+                  "stage1_lr": positive, "stage1_momentum": non_negative,
+                  "stage1_weight_decay": non_negative, "forget_lr": positive,
+                  "forget_momentum": non_negative, "forget_weight_decay": non_negative,
+                  "eta_min": non_negative, "retain_base_lr": positive,
+                  "retain_momentum": non_negative, "retain_weight_decay": non_negative})
 def contrastive(model, ctx, cfg):
     bs = cfg["batch_size"]
     opt1, opt_f, opt_r, sched = make_optimizers(model, cfg, len(ctx.forget))

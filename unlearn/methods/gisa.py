@@ -30,18 +30,21 @@ import torch
 import torch.nn.functional as F
 
 from unlearn.methods import register
-from unlearn.core.errors import UserError
-from unlearn.unlearning.importance import FORMS, importances
+from unlearn.training.augment import AUGMENTATIONS
 from unlearn.training.train import batch, make_optimizer, paired_batches
+from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
+from unlearn.unlearning.importance import FORMS, importances
 
 
 @register("gisa", optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0, epochs=1,
-          batch_size=64, eps=1e-8, importance="per_example", chunk_size=64, augment="none")
+          batch_size=64, eps=1e-8, importance="per_example", chunk_size=64, augment="none",
+          checks={"optimizer": one_of("adam", "sgd"), "lr": positive,
+                  "weight_decay": non_negative, "momentum": non_negative,
+                  "epochs": at_least(0), "batch_size": at_least(1),
+                  "eps": positive,            # keeps the log and the division finite
+                  "importance": one_of(*FORMS), "chunk_size": at_least(1),
+                  "augment": one_of(*AUGMENTATIONS)})
 def gisa(model, ctx, cfg):
-    if cfg["importance"] not in FORMS:
-        raise UserError(f"gisa.importance {cfg['importance']!r} unknown; choose from {FORMS}")
-    if not cfg["eps"] > 0:
-        raise UserError("gisa.eps must be > 0 (it keeps log and division finite)")
     imp = {split_name: importances(model, split, ctx.device, form=cfg["importance"],
                                    batch_size=cfg["batch_size"], chunk_size=cfg["chunk_size"],
                                    generator=ctx.generator)

@@ -1,6 +1,9 @@
 """`retrain`: the gold-standard calibration row (docs/methods.md#retrain): a model trained
-from scratch on the retain set with the original's recipe, with a seed disjoint from the
-reference retrained models used by the scorers (seed = seed_offset + unlearning seed).
+from scratch on the retain set with the original's recipe. Its batch order and augmentation
+use the seed seed_offset + unlearning seed, disjoint from the reference retrained models'
+seeds (stages/unlearn.py checks it); its initial weights come from ctx.fresh_model(), drawn
+from the run's own generator (seeded by the unlearning seed), so they differ from the
+references' in practice rather than by construction.
 
 Its unlearn_seconds is a full retraining, so its cost ratio is ~1 by construction.
 """

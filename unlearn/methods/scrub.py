@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from unlearn.methods import register
 from unlearn.unlearning.distill import cached_teacher_logits, distill_kl
 from unlearn.training.train import batch, batch_indices, make_optimizer
+from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
 
 
 def epoch_lr(epoch, base_lr, milestones, decay_rate):
@@ -91,7 +92,12 @@ def min_pass(model, split, teacher_logits, opt, ctx, cfg):
 
 @register("scrub", optimizer="sgd", lr=5e-4, momentum=0.9, weight_decay=5e-4, epochs=3,
           msteps=2, temperature=4.0, gamma=0.99, alpha=0.001, milestones=[3, 5, 9],
-          decay_rate=0.1, batch_size=128, forget_batch_size=32)
+          decay_rate=0.1, batch_size=128, forget_batch_size=32,
+          checks={"optimizer": one_of("adam", "sgd"), "lr": positive,
+                  "weight_decay": non_negative, "momentum": non_negative,
+                  "epochs": at_least(0), "msteps": at_least(0), "temperature": positive,
+                  "gamma": non_negative, "alpha": non_negative, "decay_rate": non_negative,
+                  "batch_size": at_least(1), "forget_batch_size": at_least(1)})
 def scrub(model, ctx, cfg):
     # The student still holds the original weights: its eval-mode logits are the
     # teacher's, computed once (see the docstring), so no teacher copy is kept.

@@ -34,8 +34,10 @@ def diverged_runs(logits):
 
 
 def sanitize(logits):
-    """A diverged run is scored as what it is, a model that knows nothing: its non-finite
-    logits become 0 (a uniform prediction). The run still counts; `diverged_runs` says so."""
+    """A diverged run is still scored: its non-finite logits become 0 and its finite ones
+    stay, so a row that is all NaN or ±inf predicts uniformly, while a row such as
+    [inf, 1, 2] becomes [0, 1, 2]. The run still counts; `diverged_runs` says so. (A project
+    choice: the study's notebook only zeroes rows that are entirely NaN.)"""
     return {split: torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0)
             for split, value in logits.items()}
 

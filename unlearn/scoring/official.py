@@ -8,7 +8,9 @@ inequality direction, the median tie rule, the range tie rule, the 0/0 range rat
 differences:
 - rates are counts / N in float64 (the reference averages float32 indicators), and the single
   family's thresholds are float64 `np.linspace` (the reference's `torch.linspace` is float32);
-- a rule family whose every rule is discarded gives ε = 0 (the reference dies on `assert thr_eps`);
+- when every rule of both families is discarded, ε = 0 (the reference dies on
+  `assert thr_eps`, which also fails whenever more than one rule survives: a NumPy array of
+  several values has no truth value; this port takes the maximum the reference computes next);
 - no dense N × thresholds tile: each sample is sorted once and every rule's counts come from
   binary search (or, for the ~160k double-threshold rules per example, an exact bin table, see
   `_double_family`), which gives the same counts, hence the same ε, as the dense comparison.
