@@ -58,7 +58,7 @@ def main():
         found = audit({s: (ids[s], prints[s]) for s in SPLIT_ORDER}, dup_cfg["near_threshold"], "drop")
         search = time.perf_counter() - t
     n = sum(counts.values())
-    c = found.counts("drop", dup_cfg["near_threshold"])
+    c = found.counts()
     print(f"found {c['exact_pairs']} exact + {c['near_pairs']} near pairs "
           f"(planted {len(planted)}), drop would remove {c['dropped']}")
     print(f"decode {n} images at 128 px, {args.threads} thread(s): {plain:.1f} s; with "

@@ -23,15 +23,24 @@ def score_files(method):
             "eps": SCORES_DIR / f"{method}.eps.csv"}
 
 
-def load_params(path=PARAMS_FILE):
-    """The whole params.yaml, validated against the schema (unknown keys, wrong types)."""
+def read_params_yaml(path, what="params file", hint=""):
+    """A YAML file of params sections (params.yaml, a preset) as a dict; a missing file,
+    broken YAML or a top level that is not a mapping is a one-line UserError."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: params file not found (run from the repo root)")
+        raise UserError(f"{path}: {what} not found{hint}")
     try:
-        params = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of params sections at top level")
+    return data
+
+
+def load_params(path=PARAMS_FILE):
+    """The whole params.yaml, validated against the schema (unknown keys, wrong types)."""
+    params = read_params_yaml(path, hint=" (run from the repo root)")
     return validate_params(params, source=str(path))
 
 

@@ -75,7 +75,7 @@ def main():
                     "val": {"csv": raw.sources["val"], "role": "model selection"},
                     "test": {"csv": raw.sources["test"], "role": "reported test accuracy"}},
         "forget": {**forget_cfg, "persons": len(set(splits["forget"].persons))},
-        "duplicates": found.counts(dup_cfg["policy"], dup_cfg["near_threshold"]),
+        "duplicates": found.counts(),
     }
     with atomic_dir(OUT) as tmp:
         for name, split in splits.items():

@@ -30,3 +30,18 @@ def make_ctx(seed=0, n_retain=32, n_forget=8, n_val=8, px=8, classes=4, data_see
                           forget=rand_split(n_forget, g, px, classes),
                           val=rand_split(n_val, g, px, classes),
                           device=torch.device("cpu"), seed=seed, num_classes=classes)
+
+
+def plain_sgd_step(model, loss, lr):
+    """One hand-written SGD step θ ← θ − lr·∇loss (no momentum, no decay): the reference a
+    method's own optimiser loop is checked against."""
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    with torch.no_grad():
+        for p, g in zip(model.parameters(), grads):
+            p -= lr * g
+
+
+def assert_same_parameters(model, reference):
+    """Every parameter of `model` equals the reference's, up to float noise."""
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)

@@ -82,12 +82,9 @@ def write_audit(root, pairs=()):
     """What prepare's duplicate audit leaves for the report: counts in info.json and the pairs
     (rows of unlearn.data.duplicates.COLUMNS) in duplicates.csv."""
     import pandas as pd
-    from unlearn.data.duplicates import COLUMNS, audit
+    from unlearn.data.duplicates import COLUMNS, Audit
     frame = pd.DataFrame(list(pairs), columns=list(COLUMNS))
-    counts = audit({s: ([], []) for s in ("forget", "retain", "val", "test")}, 16).counts("report", 16)
-    counts.update(exact_pairs=int((frame.kind == "exact").sum()), near_pairs=int((frame.kind == "near").sum()),
-                  forget_retain_pairs=int(((frame.split_a == "forget") & (frame.split_b == "retain")).sum()),
-                  cross_split_pairs=int((frame.split_a != frame.split_b).sum()))
+    counts = Audit(frame, dropped={}, policy="report", near_threshold=16).counts()
     out = Path(root) / "data/prepared"
     out.mkdir(parents=True, exist_ok=True)
     (out / "info.json").write_text(json.dumps({"duplicates": counts}))

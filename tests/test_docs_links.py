@@ -1,5 +1,6 @@
-"""The repository stands alone: nothing points outside it for the facts (no ../shared/, no
-SPEC), and every pointer into docs/ (a file, or a file#anchor) lands on a real heading."""
+"""The repository stands alone: nothing points to a reference outside it (the shared folder
+next to a checkout, or its spec file), and every pointer into docs/ (a file, or a
+file#anchor) lands on a real heading."""
 import re
 import subprocess
 from pathlib import Path
@@ -9,6 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_LINK = re.compile(r"docs/([\w./-]+\.md)(#[\w-]+)?")
+# a path into the folder beside the checkout, or the name of the spec kept there
+OUTSIDE = re.compile(r"\.\.[/\\]shared|\bSPEC\b")
 
 
 def tracked_text_files():
@@ -33,7 +36,7 @@ def test_nothing_points_outside_the_repository():
         if path.name == Path(__file__).name or not path.is_file():
             continue
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if re.search(r"\.\./shared|\bSPEC\b", line):
+            if OUTSIDE.search(line):
                 bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:80]}")
     assert bad == []
 

@@ -52,7 +52,7 @@ def test_exact_and_near_pairs_within_and_across_splits():
                     ("forget", "f1", "test", "t1", "exact", 0),
                     ("forget", "f2", "retain", "r3", "near", 2),
                     ("retain", "r1", "test", "t1", "exact", 0)]
-    assert found.counts("report", 2) == {
+    assert found.counts() == {
         "policy": "report", "near_threshold": 2, "exact_pairs": 3, "near_pairs": 1,
         "forget_retain_pairs": 2, "cross_split_pairs": 4, "dropped": 0,
         "dropped_by_split": {"forget": 0, "retain": 0, "val": 0, "test": 0}}
@@ -69,7 +69,7 @@ def test_drop_removes_the_copies_that_leak_and_keeps_the_others():
         test=[("t1", fp("V")), ("t2", fp("T"))]), near_threshold=0, policy="drop")
     # f1 ~ r1: r1 goes; r2 ~ r3 (both retain) stay; v1 copies retain: goes; v2 ~ t1 (val ~ test) stay
     assert found.dropped == {"retain": [0], "val": [0]}
-    assert found.counts("drop", 0)["dropped"] == 2
+    assert found.counts()["dropped"] == 2
 
 
 def test_drop_that_would_empty_a_split_is_refused():

@@ -20,7 +20,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from stages.common import PARAMS_FILE, entry_point
+from stages.common import PARAMS_FILE, entry_point, read_params_yaml
 from unlearn.core.atomic import write_text
 from unlearn.core.errors import UserError
 from unlearn.methods import validate_all_params
@@ -33,19 +33,6 @@ def _round_trip():
     rt.representer.add_representer(  # `null`, as written in params.yaml, not an empty value
         type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return rt
-
-
-def _read_yaml(path, what):
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: {what} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a mapping of params sections at top level")
-    return data
 
 
 UNSET = object()  # a key the params file did not have
@@ -123,8 +110,8 @@ def apply_preset(preset, params_path=PARAMS_FILE, sets=(), write=True):
     Returns the list of changes as (dotted key, old value, new value).
     """
     params_path = Path(params_path)
-    overrides = _read_yaml(preset, "preset")
-    _read_yaml(params_path, "params file")  # clear message for a missing or broken file
+    overrides = read_params_yaml(preset, "preset")
+    read_params_yaml(params_path)  # clear message for a missing or broken file
     doc = _round_trip().load(params_path.read_text())
     changes = merge(doc, overrides)
     changes = merge(doc, parse_set(sets), changes=changes)

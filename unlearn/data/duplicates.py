@@ -70,13 +70,15 @@ def fingerprint(image):
 class Audit:
     pairs: pd.DataFrame     # COLUMNS, one row per pair
     dropped: dict           # split -> sorted positions (in that split) to remove
-    reasons: dict           # (split, position) -> the pair row that made it a drop
+    policy: str
+    near_threshold: int
 
-    def counts(self, policy, near_threshold):
+    def counts(self):
+        """What info.json records under `duplicates`."""
         kinds = self.pairs["kind"]
         cross = self.pairs["split_a"] != self.pairs["split_b"]
         fr = (self.pairs["split_a"] == "forget") & (self.pairs["split_b"] == "retain")
-        return {"policy": policy, "near_threshold": near_threshold,
+        return {"policy": self.policy, "near_threshold": self.near_threshold,
                 "exact_pairs": int((kinds == "exact").sum()),
                 "near_pairs": int((kinds == "near").sum()),
                 "forget_retain_pairs": int(fr.sum()), "cross_split_pairs": int(cross.sum()),
@@ -104,39 +106,34 @@ def audit(fingerprints, near_threshold, policy="report"):
 
     fingerprints: {split: (image names, [(digest, phash)])} for the splits of SPLIT_ORDER.
     """
-    items = [(s, name, fp) for s in SPLIT_ORDER
-             for name, fp in zip(*fingerprints[s])]
-    position = {}
-    for s in SPLIT_ORDER:
-        for k, name in enumerate(fingerprints[s][0]):
-            position[(s, name)] = k
+    # (split, name, (digest, phash), position in its split), in split order then CSV order
+    items = [(s, name, fp, k) for s in SPLIT_ORDER
+             for k, (name, fp) in enumerate(zip(*fingerprints[s]))]
     by_digest = defaultdict(list)
-    for i, (_, _, (digest, _)) in enumerate(items):
-        by_digest[digest].append(i)
+    for i, item in enumerate(items):
+        by_digest[item[2][0]].append(i)
     raw = [(a, b, "exact", 0) for group in by_digest.values()
            for x, a in enumerate(group) for b in group[x + 1:]]
-    raw += [(a, b, "near", d) for a, b, d in near_pairs([fp[1] for *_, fp in items], near_threshold)
+    raw += [(a, b, "near", d) for a, b, d in near_pairs([it[2][1] for it in items], near_threshold)
             if items[a][2][0] != items[b][2][0]]
     raw.sort()
-    rows = [(items[a][0], items[a][1], items[b][0], items[b][1], kind, d) for a, b, kind, d in raw]
-    pairs = pd.DataFrame(rows, columns=list(COLUMNS))
-    dropped, reasons = {}, {}
+    pairs = pd.DataFrame([(items[a][0], items[a][1], items[b][0], items[b][1], kind, d)
+                          for a, b, kind, d in raw], columns=list(COLUMNS))
+    dropped = {}
     if policy == "drop":
-        for row in rows:
-            split_a, _, split_b, image_b = row[:4]
-            leaks = ((split_a == "forget" and split_b in ("retain", "val", "test"))
-                     or (split_a in ("forget", "retain") and split_b in ("val", "test")))
-            key = (split_b, position[(split_b, image_b)])
-            if leaks and key not in reasons:
-                reasons[key] = row
-        for split, k in reasons:
+        leaking = set()         # (split, position) of b in a pair (a, b) that leaks
+        for a, b, *_ in raw:
+            split_a, split_b = items[a][0], items[b][0]
+            if ((split_a == "forget" and split_b != "forget")
+                    or (split_a == "retain" and split_b in ("val", "test"))):
+                leaking.add((split_b, items[b][3]))
+        for split, k in sorted(leaking):
             dropped.setdefault(split, []).append(k)
-        dropped = {s: sorted(v) for s, v in dropped.items()}
         for split, ks in dropped.items():
             if len(ks) == len(fingerprints[split][0]):
                 raise UserError(f"prepare.duplicates: drop would remove all {len(ks)} "
                                 f"images of {split} (each is a copy of a forget or train image)")
-    return Audit(pairs, dropped, reasons)
+    return Audit(pairs, dropped, policy, near_threshold)
 
 
 def markdown_section(counts, pairs, limit=10):

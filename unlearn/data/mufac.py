@@ -138,17 +138,17 @@ def check_families(tables):
 
 
 def decode(path, size, fingerprint=False):
-    """uint8 [H, W, 3] of one image; a UserError names the file when it cannot be read.
-    With `fingerprint`, also the duplicate audit's (digest, pHash) of the image at its
-    native size (unlearn.data.duplicates.fingerprint), from the same decode."""
+    """(uint8 [H, W, 3], fingerprint) of one image; a UserError names the file when it
+    cannot be read. The fingerprint is the duplicate audit's (digest, pHash) of the image at
+    its native size (unlearn.data.duplicates.fingerprint), from the same decode, or None
+    unless asked for."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
             fp = duplicates.fingerprint(im) if fingerprint else None
             if im.size != (size, size):
                 im = im.resize((size, size), RESIZE_FILTER)
-            pixels = np.asarray(im, dtype=np.uint8)
-            return (pixels, fp) if fingerprint else pixels
+            return np.asarray(im, dtype=np.uint8), fp
     except Exception as e:  # truncated JPEG, not an image, decompression bomb ...
         raise UserError(f"{path}: unreadable or corrupt image ({type(e).__name__}: "
                         f"{str(e).splitlines()[0] if str(e) else 'no detail'})") from None
@@ -156,8 +156,8 @@ def decode(path, size, fingerprint=False):
 
 def load_split(root, split, df, image_size, progress=True, threads=DECODE_THREADS,
                fingerprints=False):
-    """Decode the images of a validated table into a Split (CSV order); with
-    `fingerprints`, (Split, [(digest, pHash)] in CSV order)."""
+    """Decode the images of a validated table: (Split in CSV order, [(digest, pHash)] in
+    CSV order with `fingerprints`, else None)."""
     folder = Path(root) / images_dirname(split)
     paths = [folder / name for name in df["image_path"]]
     bar = tqdm(total=len(paths), desc=f"decode {split}", disable=not progress or None,
@@ -170,18 +170,16 @@ def load_split(root, split, df, image_size, progress=True, threads=DECODE_THREAD
 
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
-            arrays = list(pool.map(one, paths))      # map re-raises the first error in order
+            decoded = list(pool.map(one, paths))     # map re-raises the first error in order
     else:
-        arrays = [one(p) for p in paths]
+        decoded = [one(p) for p in paths]
     bar.close()
-    prints = [fp for _, fp in arrays] if fingerprints else None
-    if fingerprints:
-        arrays = [a for a, _ in arrays]
+    arrays, prints = zip(*decoded)
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([CLASS_LETTERS.index(c) for c in df["age_class"]], dtype=torch.long)
     persons = [f"{f}/{p}" for f, p in zip(df["family_id"], df["person_id"])]
-    split = Split(images, labels, list(df["image_path"]), persons)
-    return (split, prints) if fingerprints else split
+    return (Split(images, labels, list(df["image_path"]), persons),
+            list(prints) if fingerprints else None)
 
 
 def read_mufac(root, image_size, selection_split="val", test_split="test", progress=True,
@@ -200,9 +198,7 @@ def read_mufac(root, image_size, selection_split="val", test_split="test", progr
     loaded = {role: load_split(root, split, tables[split], image_size, progress, threads,
                                fingerprints)
               for role, split in by_role.items()}
-    prints = None
-    if fingerprints:
-        prints = {role: fp for role, (_, fp) in loaded.items()}
-        loaded = {role: split for role, (split, _) in loaded.items()}
-    return MufacData(**loaded, sources={role: csv_name(s) for role, s in by_role.items()},
-                     fingerprints=prints)
+    return MufacData(**{role: split for role, (split, _) in loaded.items()},
+                     sources={role: csv_name(s) for role, s in by_role.items()},
+                     fingerprints={role: fp for role, (_, fp) in loaded.items()}
+                     if fingerprints else None)

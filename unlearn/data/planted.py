@@ -20,11 +20,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 from unlearn.core.errors import UserError
-from unlearn.data.mufac import SPLITS, csv_name, images_dirname
+from unlearn.data.mufac import images_dirname
 
 REENCODE_QUALITY = 75       # the source photos are saved at 90 (synthetic.JPEG_QUALITY)
 DEFAULTS = {"within_train": 0, "across_splits": 0, "reencoded": 0.0}
@@ -56,32 +55,33 @@ def _copy_name(family, source, taken):
     return f"{family}{rest}{number}{ext}"
 
 
-def plant_duplicates(dataset_dir, cfg, seed):
+def plant_duplicates(dataset_dir, tables, cfg, seed):
     """Copy train photos as `cfg` (check_planting) says, in the dataset at `dataset_dir`.
 
-    Returns the copies as dicts {source_split, source, split, image, kind} (kind exact or
-    near), in the order they were made."""
+    tables: {split: [CSV rows as dicts]}, the rows of the photos already written; each
+    copy's row is appended to its split's list (the caller writes the CSVs). Returns the
+    copies as dicts {source_split, source, split, image, kind} (kind exact or near), in the
+    order they were made."""
     dataset_dir = Path(dataset_dir)
     n = cfg["within_train"] + cfg["across_splits"]
-    if n == 0:
-        return []
-    read = dict(index_col=0, dtype=str, keep_default_na=False)
-    tables = {s: pd.read_csv(dataset_dir / csv_name(s), **read) for s in SPLITS}
-    train = tables["train"]
+    train = list(tables["train"])
     if n > len(train):
         raise UserError(f"generate.duplicates: {n} copies asked, but train has only "
                         f"{len(train)} photos to copy")
+    if n == 0:
+        return []
     rng = np.random.default_rng([seed, 1, 1])           # not a split's stream (seed, 0..2, family)
     sources = rng.choice(len(train), size=n, replace=False)
-    added = {s: [] for s in SPLITS}
+    families = {s: sorted({r["family_id"] for r in rows}) for s, rows in tables.items()}
+    taken = {s: {r["image_path"] for r in rows} for s, rows in tables.items()}
     planted = []
     for k, index in enumerate(sources.tolist()):
-        src = train.iloc[index]
+        src = train[index]
         split = "train" if k < cfg["within_train"] else ("val", "test")[(k - cfg["within_train"]) % 2]
-        families = sorted(set(tables[split]["family_id"]) - {src["family_id"]})
-        family = families[int(rng.integers(len(families)))]
-        taken = set(tables[split]["image_path"]) | {r["image_path"] for r in added[split]}
-        name = _copy_name(family, src["image_path"], taken)
+        others = [f for f in families[split] if f != src["family_id"]]
+        family = others[int(rng.integers(len(others)))]
+        name = _copy_name(family, src["image_path"], taken[split])
+        taken[split].add(name)
         kind = "near" if rng.random() < cfg["reencoded"] else "exact"
         source_path = dataset_dir / images_dirname("train") / src["image_path"]
         target = dataset_dir / images_dirname(split) / name
@@ -90,12 +90,8 @@ def plant_duplicates(dataset_dir, cfg, seed):
         else:
             with Image.open(source_path) as im:
                 im.convert("RGB").save(target, "JPEG", quality=REENCODE_QUALITY)
-        added[split].append({"family_id": family, "person_id": src["person_id"],
-                             "age_class": src["age_class"], "image_path": name})
+        tables[split].append({"family_id": family, "person_id": src["person_id"],
+                              "age_class": src["age_class"], "image_path": name})
         planted.append({"source_split": "train", "source": src["image_path"], "split": split,
                         "image": name, "kind": kind})
-    for split, rows in added.items():
-        if rows:
-            table = pd.concat([tables[split], pd.DataFrame(rows)], ignore_index=True)
-            table.to_csv(dataset_dir / csv_name(split))
     return planted

@@ -306,15 +306,16 @@ def generate(dataset_dir, cfg, progress=True):
     photos_per_person, label_noise, duplicates). The caller handles atomic placement.
     """
     dataset_dir = Path(dataset_dir)
-    counts = {}
+    tables = {}
     for split, rows in plan(cfg).items():
         folder = dataset_dir / images_dirname(split)
         folder.mkdir(parents=True, exist_ok=True)
         for row, person, age, rng in tqdm(rows, desc=f"generate {split}", disable=not progress or None):
             render(person, age, rng).save(folder / row["image_path"], "JPEG", quality=JPEG_QUALITY)
-        pd.DataFrame([r for r, *_ in rows]).to_csv(dataset_dir / csv_name(split))
-    planted = plant_duplicates(dataset_dir, check_planting(cfg.get("duplicates"), cfg["families"]),
-                               cfg["seed"])
-    for split in SPLITS:
-        counts[split] = len(pd.read_csv(dataset_dir / csv_name(split)))
+        tables[split] = [r for r, *_ in rows]
+    planted = plant_duplicates(dataset_dir, tables,
+                               check_planting(cfg.get("duplicates"), cfg["families"]), cfg["seed"])
+    for split, rows in tables.items():
+        pd.DataFrame(rows).to_csv(dataset_dir / csv_name(split))
+    counts = {split: len(rows) for split, rows in tables.items()}
     return counts, planted
