@@ -41,7 +41,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     params = load_params()
     threads = compute.check_compute(params.get("compute"))["threads"]
-    executor = check_executor({**params.get("executor", {}), "kind": "ray"}, threads=threads)
+    executor = check_executor({**params.get("executor", {}), "kind": "ray"}, threads=threads,
+                              device=params["device"])
     root = "."
 
     todo = plan.make_plan(root, args.patterns)

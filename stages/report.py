@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stages.common import entry_point, load_params, score_files
-from unlearn.scoring import bootstrap, figures
+from unlearn.scoring import bootstrap, computed_on, figures
 from unlearn.core.atomic import write_bytes, write_json, write_text
 from unlearn.core.errors import UserError
 from unlearn.data.duplicates import markdown_section
@@ -210,7 +210,9 @@ def main():
     summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
                "n_reference": first["n_reference"], "ci_level": level, "ci_na": na,
                "order": [r["method"] for r in rows], "methods": {},
-               "duplicates": audit_counts}
+               "duplicates": audit_counts,
+               "computed_on": sorted({x for r in rows for k in ("runs", "references")
+                                      for x in r.get("computed_on", {}).get(k, [])})}
     for i, r in enumerate(rows):
         entry = {k: r[k] for k in ("score", "forget_quality", "retain_acc", "test_acc",
                                    "cost_ratio")}
@@ -294,6 +296,7 @@ def render_report(rows, unc, na, level, params):
                  f"data.\n\n"
                  + render_uncertainty(rows, unc, level) + "\n\n")
     text += render_diagnostics(rows)
+    text += computed_on.render(rows)
     text += ("## Pictures\n\n"
              "![Scores with their intervals](plots/scores_ci.png)\n\n"
              "Per-example ε by bucket, each method beside the retrained calibration "

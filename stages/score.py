@@ -28,6 +28,7 @@ import torch
 from stages.common import entry_point, load_params, score_files
 from unlearn.core.atomic import write_json, write_text
 from unlearn.core.errors import UserError
+from unlearn.scoring import computed_on
 from unlearn.scoring.method_scores import CI_NAMES, score_runs
 
 
@@ -63,6 +64,8 @@ def main(argv=None):
     keys = sorted({k for run in stats for k in run})
     if keys:  # the method's own diagnostics, e.g. ssd's share of dampened weights
         m["method_stats"] = {k: float(np.mean([run[k] for run in stats if k in run])) for k in keys}
+    m["computed_on"] = {"runs": computed_on.labels(runs.get("compute")),
+                        "references": computed_on.labels([ref.get("compute") for ref in refs])}
     m["unlearn_seconds"] = statistics.median(timing["seconds"])
     m["retrain_seconds"] = float(np.mean(ref_seconds))
     m["cost_ratio"] = m["unlearn_seconds"] / m["retrain_seconds"]

@@ -29,9 +29,9 @@ def train_and_save(params, *, name, on, seed, out_dir):
     arch = params["train"].get("arch", "resnet18")
     device = pick_device(params["device"])
     fast = compute.resolve(params.get("compute"), device)
-    compute.configure_process(fast)
-    with profiling.phase("load data"):
-        splits = load_prepared(PREPARED)
+    compute.configure_process(fast, device)
+    with profiling.phase("load data"):   # on the device once: batches are gathered there
+        splits = {name: split.to(device) for name, split in load_prepared(PREPARED).items()}
     train_set = (Split.concat([splits["retain"], splits["forget"]]) if on == "train"
                  else splits["retain"])
     num_classes = read_num_classes()
@@ -53,14 +53,17 @@ def train_and_save(params, *, name, on, seed, out_dir):
     seconds = time.perf_counter() - start
     live.end()
 
-    with profiling.phase("logits"), compute.scope(fast, device):
+    with profiling.phase("logits"):   # in fp32 whatever the training precision
         logits = {s: logits_of(model, splits[s].images, device, fast["eval_batch_size"])
                   for s in EVAL_SPLITS}
-    labels = {s: splits[s].labels for s in EVAL_SPLITS}
+    labels = {s: splits[s].labels.cpu() for s in EVAL_SPLITS}
+    record = compute.record(fast, device)   # what computed it, for the report
     with profiling.phase("save"), atomic_dir(out_dir) as tmp:
         save_checkpoint(model, tmp / "model.pt", arch=arch, num_classes=num_classes,
-                        extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch})
-        torch_save({"logits": logits, "labels": labels, "seed": seed}, tmp / "logits.pt")
+                        extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch,
+                               "compute": record})
+        torch_save({"logits": logits, "labels": labels, "seed": seed, "compute": record},
+                   tmp / "logits.pt")
     metrics = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
     metrics.update(best_epoch=best_epoch, epochs=recipe["epochs"], seed=seed)
     write_json(f"metrics/train/{name}.json", metrics)

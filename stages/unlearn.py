@@ -12,6 +12,7 @@ run is the pure function `unlearn.unlearning.runner.run_unlearning`, so the outp
 bytes for any number of workers.
 """
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from unlearn.data.splits import load_labels, read_num_classes
 from unlearn.core.errors import UserError
 from unlearn.core.executor import Job, check_executor, describe, run_all
 from unlearn.methods import method_config
-from unlearn.training.model import load_checkpoint, save_state
+from unlearn.training.model import load_checkpoint, pick_device, save_state
 from unlearn.training.recipes import resolve_recipe
 from unlearn.data.splits import EVAL_SPLITS
 from unlearn.unlearning.runner import (UnlearnTask, inline_unlearning_inputs, setup_unlearning,
@@ -42,11 +43,19 @@ def check_calibration_seeds(method, cfg, seeds, reference_seeds):
                             "reference seeds in retrain.seeds; choose a larger offset")
 
 
+def fresh(plain):
+    """A copy of plain data (dicts, strings, numbers) made of new objects. Pickle writes a
+    second reference to one object as a back-reference, so runs computed in this process
+    (sharing e.g. the string "cpu") and runs sent back by workers (each its own copy)
+    would give runs.pt different bytes for the same values."""
+    return json.loads(json.dumps(plain))
+
+
 def attribute_time(results, wall, workers):
     """Split the runs' wall time for the profile: method and evaluation (summed over runs,
     divided by the workers that ran them) and the rest, workers starting or idle (N runs on
     K workers leave some idle in the last round when K does not divide N)."""
-    k = max(1, min(workers, len(results)))
+    k = max(1, min(workers if isinstance(workers, int) else len(results), len(results)))
     method = sum(r["seconds"] for r in results) / k
     evaluation = sum(r["eval_seconds"] for r in results) / k
     profiling.add("method", method)
@@ -65,7 +74,11 @@ def main(argv=None):
         raise UserError(f"unlearn.methods: {method!r} is not listed {section['methods']}")
     cfg = method_config(method, section.get(method))
     compute_cfg = compute.check_compute(params.get("compute"))
-    executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
+    executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"],
+                              device=params["device"])
+    if executor["kind"] == "local" or executor["address"] is None:
+        # what the workers will resolve, checked here (e.g. bf16 on a GPU without it)
+        compute.resolve(compute_cfg, pick_device(params["device"]))
     seeds = section["seeds"]
     check_calibration_seeds(method, cfg, seeds, params["retrain"]["seeds"])
     # A pulled checkpoint must fit this project's model and data before anything runs.
@@ -93,10 +106,11 @@ def main(argv=None):
             if r["state_dict"] is not None:
                 save_state(r["state_dict"], tmp / ("model.pt" if i == 0 else f"model_seed{r['seed']}.pt"),
                            arch=ckpt["arch"], num_classes=ckpt["num_classes"],
-                           extra={"method": method, "seed": r["seed"]})
+                           extra={"method": method, "seed": r["seed"], "compute": fresh(r["compute"])})
         torch_save({"method": method, "seeds": list(seeds),
                     "logits": {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS},
-                    "labels": labels, "stats": [r["stats"] for r in results]}, tmp / "runs.pt")
+                    "labels": labels, "stats": [fresh(r["stats"]) for r in results],
+                    "compute": [fresh(r["compute"]) for r in results]}, tmp / "runs.pt")
     write_json(f"metrics/timing/{method}.json",
                {"seeds": list(seeds), "seconds": [r["seconds"] for r in results]})
 

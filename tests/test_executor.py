@@ -6,6 +6,7 @@ import signal
 import pytest
 import torch
 
+from unlearn.core import compute
 from unlearn.core.compute import check_compute, resolve
 from unlearn.data.splits import Split, save_split
 from unlearn.core.errors import UserError
@@ -33,17 +34,32 @@ def test_bad_executor_params_name_the_key(cfg, threads, key):
     ({"threads": 0}, "compute.threads"), ({"precision": "fp16"}, "compute.precision"),
     ({"channels_last": "yes"}, "compute.channels_last"), ({"compile": "auto"}, "compute.compile"),
     ({"eval_batch_size": 0}, "compute.eval_batch_size"), ({"amp": True}, "compute.amp"),
+    ({"deterministic": "yes"}, "compute.deterministic"), ({"deterministic": 1}, "compute.deterministic"),
+    ({"cudnn_benchmark": True}, "compute.cudnn_benchmark"),   # with deterministic: true
+    ("fast", "compute"),
 ])
 def test_bad_compute_params_name_the_key(cfg, key):
     with pytest.raises(UserError, match=rf"^{key}: "):
         check_compute(cfg)
 
 
-def test_compute_auto_is_plain_fp32_on_the_cpu_and_fast_on_cuda():
+def test_compute_auto_is_plain_fp32_on_the_cpu_and_fast_on_cuda(monkeypatch):
     cpu = resolve({}, torch.device("cpu"))
     assert (cpu["precision"], cpu["channels_last"], cpu["cudnn_benchmark"]) == ("fp32", False, False)
+    monkeypatch.setattr(compute, "gpu_capability", lambda d: ("NVIDIA H200", (9, 0)))
     gpu = resolve({}, torch.device("cuda"))
-    assert (gpu["precision"], gpu["channels_last"], gpu["cudnn_benchmark"]) == ("bf16", True, True)
+    # deterministic by default: no cuDNN autotuning unless asked to give that up
+    assert (gpu["precision"], gpu["channels_last"], gpu["cudnn_benchmark"]) == ("bf16", True, False)
+    assert resolve({"deterministic": False}, torch.device("cuda"))["cudnn_benchmark"] is True
+
+
+def test_bf16_on_a_gpu_without_it_is_refused_and_auto_falls_back(monkeypatch):
+    monkeypatch.setattr(compute, "gpu_capability", lambda d: ("Tesla V100", (7, 0)))
+    assert resolve({}, torch.device("cuda"))["precision"] == "fp32"
+    with pytest.raises(UserError, match=r"^compute.precision: bf16 needs a GPU of compute "
+                                        r"capability 8.0 or newer; cuda \(Tesla V100\) has 7.0"):
+        resolve({"precision": "bf16"}, torch.device("cuda"))
+    assert resolve({"precision": "bf16"}, torch.device("cpu"))["precision"] == "bf16"
 
 
 def test_auto_workers_fill_the_cores():

@@ -35,8 +35,11 @@ def test_bad_ray_params_name_the_key(cfg, key):
 
 def test_ray_keys_resolve_with_defaults():
     cfg = check_executor({"kind": "ray", "address": "10.0.0.1:6379"}, threads=2)
-    assert (cfg["num_cpus"], cfg["num_gpus"], cfg["max_retries"]) == (2, 0, 3)
+    # a cluster's GPUs are known once joined: num_gpus auto is resolved then
+    assert (cfg["num_cpus"], cfg["num_gpus"], cfg["max_retries"]) == (2, "auto", 3)
     assert check_executor({"kind": "ray", "num_gpus": 0.25})["num_gpus"] == 0.25
+    # a local instance for CPU runs: no GPU a run
+    assert check_executor({"kind": "ray"}, device="cpu")["num_gpus"] == 0
 
 
 def test_the_local_executor_never_imports_ray():
@@ -129,3 +132,30 @@ def test_address_null_starts_and_stops_a_ray_instance_here(ray_cfg, tmp_path):
     assert [r["x"] for r in out] == [0, 1]
     import ray
     assert not ray.is_initialized()
+
+
+def _gpu_of(state, x):
+    import time
+
+    import ray
+    time.sleep(0.2)
+    return {"pid": os.getpid(), "ray_gpus": [str(g) for g in ray.get_gpu_ids()],
+            "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="needs two cores for two slots at once")
+def test_each_ray_slot_keeps_the_gpu_ray_gave_it(ray_cfg, monkeypatch, tmp_path):
+    """Ray counts GPUs as resources and sets CUDA_VISIBLE_DEVICES whether or not they are
+    real, so two made-up GPUs show the assignment: every task a slot runs sees the one
+    GPU Ray gave that slot, and the slots have different ones."""
+    from unlearn.core import executor
+    monkeypatch.setattr(executor, "visible_gpus", lambda: 2)
+    cfg = check_executor({"kind": "ray", "address": None, "workers": 2, "num_gpus": 1},
+                         device="cuda")
+    out = run_all(Job(setup=_setup, run=_gpu_of, setup_args=(str(tmp_path),)), list(range(8)), cfg)
+    by_process = {}
+    for r in out:
+        assert r["visible"] == ",".join(r["ray_gpus"])   # torch there would see just that GPU
+        by_process.setdefault(r["pid"], set()).add(r["visible"])
+    assert all(len(gpus) == 1 for gpus in by_process.values())
+    assert set().union(*by_process.values()) == {"0", "1"}

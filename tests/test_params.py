@@ -57,6 +57,10 @@ def test_shipped_params_are_valid():
                                "need 4096 cores; this machine has"),
     ("compute.threads", 0, "compute.threads: must be an integer ≥ 1, got 0"),
     ("compute.precision", "fp8", "compute.precision: 'fp8' unknown"),
+    ("compute.deterministic", "yes", "compute.deterministic: expected bool, got str 'yes'"),
+    ("compute.cudnn_benchmark", True, "compute.cudnn_benchmark: true lets cuDNN choose"),
+    ("executor.workers_per_gpu", 0, "executor.workers_per_gpu: must be an integer ≥ 1 or 'auto'"),
+    ("executor.num_gpus", "many", "executor.num_gpus: must be a number ≥ 0 or 'auto'"),
 ])
 def test_bad_param_is_named(dotted, value, message):
     with pytest.raises(UserError) as err:
@@ -91,6 +95,17 @@ def test_too_many_workers_stop_the_unlearning_stage_before_it_runs(tmp_path):
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("error: executor.workers: 4096 workers")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_a_non_boolean_deterministic_stops_a_training_stage_before_it_runs(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change("compute.deterministic", 1)))
+    proc = subprocess.run([sys.executable, "-m", "stages.train_original"], cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: compute.deterministic: expected bool, got int 1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 

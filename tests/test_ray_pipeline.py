@@ -103,7 +103,7 @@ def test_a_worker_killed_mid_stage_is_rerun_and_nothing_half_written_stays(repo,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, training, deadline = None, None, time.time() + 300
     while killed is None and time.time() < deadline and proc.poll() is None:
-        workers = ray_cluster.worker_pids("unlearn-task")
+        workers = ray_cluster.worker_pids("Slot.run")   # a Ray slot running its task
         stage = [p for p, cmd in ray_cluster.processes().items() if "stages.train_retrained" in cmd]
         if workers and stage:  # the task's `dvc repro` is training: kill its Ray worker
             os.kill(workers[0], signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""How each model computes: threads, precision, memory format, cuDNN autotuning, compiling.
+"""How each model computes: threads, precision, memory format, determinism, compiling.
 
 Every setting here can change the bytes a run produces, so the `compute` params section
 is listed by every stage that trains or runs a model (the `executor` section, which only
@@ -7,24 +7,34 @@ default stays plain fp32 and bit-for-bit deterministic while a GPU gets the fast
 
 - threads: intra-op threads per run (CPU kernels split reductions by thread, so 1 and 2
   threads give different bytes; see unlearn/core/executor.py).
-- precision: fp32 | bf16 | auto. bf16 is autocast (weights and optimiser stay fp32):
-  Tensor Cores on CUDA, AMX / AVX-512-BF16 on recent x86 CPUs (bench/train.py measures).
+- precision: fp32 | bf16 | auto. bf16 is autocast around each forward pass of a prepared
+  model (`prepare_model`), never around an optimiser step or a weight edit; weights,
+  gradients, optimiser state, losses, saved logits and importances stay fp32
+  (docs/compute.md). auto = bf16 on a GPU that has it, else fp32.
 - channels_last: NHWC weights and activations, which cuDNN and oneDNN convolve faster.
 - cudnn_benchmark: let cuDNN time its algorithms per shape (CUDA only; nondeterministic).
+- deterministic: on CUDA, deterministic algorithms only, cuBLAS's fixed workspace, TF32
+  off, cuDNN autotuning off, so a rerun on the same GPU and software gives the same bytes
+  (CUDA only: the CPU path is deterministic at a fixed thread count anyway).
 - compile: torch.compile the model (opt-in: minutes of compiling, needs a C++ compiler).
 - fused_optimizer: Adam / SGD as one fused kernel (unlearn.training.train.make_optimizer).
 - eval_batch_size: images per forward pass when collecting logits.
 """
 import contextlib
+import os
 
 import torch
 
 from unlearn.core.errors import UserError
 
 DEFAULTS = {"threads": 1, "precision": "auto", "channels_last": "auto",
-            "cudnn_benchmark": "auto", "compile": False, "fused_optimizer": True,
-            "eval_batch_size": 1024}
+            "cudnn_benchmark": "auto", "deterministic": True, "compile": False,
+            "fused_optimizer": True, "eval_batch_size": 1024}
 PRECISIONS = ("fp32", "bf16", "auto")
+DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+# cuBLAS is deterministic only with a fixed workspace; this setting must be in the
+# environment before the process's first cuBLAS call (PyTorch's reproducibility notes).
+CUBLAS_WORKSPACE = ":4096:8"
 
 # Options every optimiser made by unlearn.training.train gets; set for a block by `scope`.
 # fused: one kernel over all parameters instead of ~6 passes per tensor; the optimiser
@@ -34,6 +44,8 @@ OPTIMIZER_OPTIONS = {"fused": False}
 
 def check_compute(cfg, where="compute"):
     """Validate the `compute` section; return it with defaults filled in (auto kept)."""
+    if cfg is not None and not isinstance(cfg, dict):
+        raise UserError(f"{where}: expected a mapping, got {type(cfg).__name__}")
     cfg = {**DEFAULTS, **(cfg or {})}
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
@@ -48,54 +60,112 @@ def check_compute(cfg, where="compute"):
     for key in ("channels_last", "cudnn_benchmark"):
         if cfg[key] not in (True, False, "auto"):
             raise UserError(f"{where}.{key}: must be true, false or auto, got {cfg[key]!r}")
-    for key in ("compile", "fused_optimizer"):
+    for key in ("deterministic", "compile", "fused_optimizer"):
         if not isinstance(cfg[key], bool):
             raise UserError(f"{where}.{key}: must be true or false, got {cfg[key]!r}")
+    if cfg["deterministic"] and cfg["cudnn_benchmark"] is True:
+        raise UserError(f"{where}.cudnn_benchmark: true lets cuDNN choose algorithms by "
+                        "timing them, which deterministic: true rules out; set one to false")
     return cfg
 
 
+def gpu_capability(device):
+    """(name, (major, minor)) of a CUDA device."""
+    return torch.cuda.get_device_name(device), torch.cuda.get_device_capability(device)
+
+
+def bf16_supported(device):
+    """Whether `device` runs bf16: any CPU (natively with AVX512-BF16 / AMX, else emulated
+    by oneDNN), a CUDA GPU of compute capability 8.0 (Ampere) or newer."""
+    device = torch.device(device)
+    return device.type != "cuda" or gpu_capability(device)[1][0] >= 8
+
+
 def resolve(cfg, device):
-    """`auto` settings made concrete for `device` (a torch.device)."""
+    """`auto` settings made concrete for `device` (a torch.device); a setting the device
+    cannot honour is a UserError naming its key."""
     cfg = check_compute(cfg)
-    cuda = torch.device(device).type == "cuda"
+    device = torch.device(device)
+    cuda = device.type == "cuda"
     out = dict(cfg)
     if out["precision"] == "auto":
-        out["precision"] = "bf16" if cuda else "fp32"
-    for key in ("channels_last", "cudnn_benchmark"):
-        if out[key] == "auto":
-            out[key] = cuda
+        out["precision"] = "bf16" if cuda and bf16_supported(device) else "fp32"
+    elif out["precision"] == "bf16" and not bf16_supported(device):
+        name, capability = gpu_capability(device)
+        raise UserError(f"compute.precision: bf16 needs a GPU of compute capability 8.0 or "
+                        f"newer; {device} ({name}) has {capability[0]}.{capability[1]}; "
+                        "use fp32 or auto")
+    if out["channels_last"] == "auto":
+        out["channels_last"] = cuda
+    if out["cudnn_benchmark"] == "auto":
+        out["cudnn_benchmark"] = cuda and not out["deterministic"]
     return out
 
 
-def configure_process(cfg):
-    """Process-wide settings (call once per process that runs models)."""
+def configure_process(cfg, device=None):
+    """Process-wide settings (call once per process that runs models, before its first
+    CUDA call). CUDA state is touched only for a CUDA device, so a CPU run on a machine
+    with GPUs creates no CUDA context."""
     torch.set_num_threads(cfg["threads"])
+    if device is None or torch.device(device).type != "cuda":
+        return
+    deterministic = cfg["deterministic"]
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = bool(cfg["cudnn_benchmark"])
+    # TF32 rounds fp32 convolution and matmul inputs to 10 mantissa bits: fp32 then means
+    # fp32 only with it off. PyTorch's defaults (convolutions on, matmul off) otherwise.
+    torch.backends.cudnn.allow_tf32 = not deterministic
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def prepare_model(model, cfg):
-    """The model in the configured memory format, compiled if asked (keys unchanged)."""
+    """The model in the configured memory format and precision, compiled if asked (its
+    state_dict keys unchanged). Precision: the model's own forward runs under autocast
+    (unlearn/training/resnet.py reads `autocast_dtype`) and returns fp32 outputs."""
     if cfg["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
+    model.autocast_dtype = DTYPES[cfg["precision"]]
     if cfg["compile"]:
         model.compile()  # in place: state_dict keys stay those of the plain model
     return model
 
 
 @contextlib.contextmanager
-def scope(cfg, device):
-    """Precision and optimiser options for the models trained and run inside the block."""
+def full_precision(*models):
+    """Forward passes of `models` in fp32 inside the block (saved logits, importances,
+    saliency and similarity selections), whatever precision they were prepared with."""
+    saved = [m.__dict__.get("autocast_dtype") for m in models]
+    for m in models:
+        m.autocast_dtype = None
+    try:
+        yield
+    finally:
+        for m, dtype in zip(models, saved):
+            m.autocast_dtype = dtype
+
+
+@contextlib.contextmanager
+def scope(cfg, device=None):
+    """Optimiser options for the models trained inside the block."""
     saved = dict(OPTIMIZER_OPTIONS)
     OPTIMIZER_OPTIONS["fused"] = cfg["fused_optimizer"]
     try:
-        with autocast(cfg, device):
-            yield
+        yield
     finally:
         OPTIMIZER_OPTIONS.update(saved)
 
 
-def autocast(cfg, device):
-    """The precision context for forward passes (a no-op for fp32)."""
-    if cfg["precision"] != "bf16":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+def record(cfg, device):
+    """What computed a model, for its outputs and the report: device (with the GPU's name),
+    precision, memory format, determinism. A plain dict of strings and booleans."""
+    device = torch.device(device)
+    out = {"device": str(device), "precision": cfg["precision"],
+           "memory_format": "channels_last" if cfg["channels_last"] else "contiguous",
+           "threads": cfg["threads"], "torch": torch.__version__.split("+")[0]}
+    if device.type == "cuda":
+        out["device_name"] = torch.cuda.get_device_name(device)
+        out["deterministic"] = cfg["deterministic"]
+    return out

@@ -10,14 +10,15 @@ Executors (params section `executor`):
 
     kind: local    K worker processes on this machine (`workers`), each running its
                    models with `compute.threads` intra-op threads
-    kind: ray      one Ray task per run, on a Ray instance started on this machine
+    kind: ray      `workers` Ray actors, on a Ray instance started on this machine
                    (`address: null`) or on a Ray cluster (`address: host:port`); each
-                   task asks Ray for `num_cpus` CPUs and `num_gpus` GPUs and is rerun up
-                   to `max_retries` times if its worker dies (unlearn/core/executor_ray.py;
+                   holds `num_cpus` CPUs and `num_gpus` GPUs for its life and reruns a
+                   task up to `max_retries` times if it dies (unlearn/core/executor_ray.py;
                    ray is an optional dependency, imported only then)
 
-`workers: 1` runs the tasks in this process. On CUDA, worker w uses GPU w mod #GPUs, so
-K > #GPUs puts several small models on each GPU at once.
+`workers: 1` runs the tasks in this process. On CUDA, worker w runs on the w-th GPU in
+use, round robin, and at most `workers_per_gpu` workers share one GPU
+(unlearn/core/placement.py). Workers of CPU runs never create a CUDA context.
 
 Why the thread count is a param (compute.threads) and not cores / K: on the CPU,
 PyTorch's kernels split reductions by thread, so the same run with 1 and 2 intra-op
@@ -33,10 +34,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from unlearn.core import placement
 from unlearn.core.errors import UserError
 
 KINDS = ("local", "ray")
-KEYS = ("kind", "workers", "address", "num_cpus", "num_gpus", "max_retries")
+KEYS = ("kind", "workers", "workers_per_gpu", "address", "num_cpus", "num_gpus",
+        "max_retries")
 
 
 @dataclass
@@ -57,8 +60,15 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def check_executor(cfg, threads=1, where="executor"):
-    """Validate the `executor` section for runs of `threads` threads each; resolve workers.
+def visible_gpus():
+    """CUDA devices this process can see (0 without CUDA); creates no CUDA context."""
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def check_executor(cfg, threads=1, where="executor", device=None):
+    """Validate the `executor` section for runs of `threads` threads each on `device` (the
+    params' device; None = check the section alone, no GPU rules); resolve workers.
 
     Every key is checked whatever the kind, so a typo is caught before it matters.
     """
@@ -71,38 +81,64 @@ def check_executor(cfg, threads=1, where="executor"):
     kind = cfg.get("kind", "local")
     if kind not in KINDS:
         raise UserError(f"{where}.kind: {kind!r} unknown; choose from {', '.join(KINDS)}")
+    per_gpu = placement.per_gpu_limit(cfg.get("workers_per_gpu", "auto"), where)
     ray_cfg = check_ray_keys(cfg, threads, where)
-    # Processes at once on this machine: local workers, or the tasks of a local Ray instance.
-    per_worker = ray_cfg["num_cpus"] if kind == "ray" else threads
-    cores = usable_cores()
-    workers = cfg.get("workers", "auto")
-    if workers == "auto":
-        workers = max(1, int(cores // per_worker))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"{where}.workers: must be an integer ≥ 1 or 'auto', got {workers!r}")
     local = kind == "local" or ray_cfg["address"] is None
-    if local and workers * per_worker > cores:
-        what = "thread(s) (compute.threads)" if kind == "local" else "CPU(s) (executor.num_cpus)"
-        raise UserError(f"{where}.workers: {workers} workers × {per_worker:g} {what} "
-                        f"need {workers * per_worker:g} cores; this machine has {cores}")
-    return {**cfg, **ray_cfg, "kind": kind, "workers": workers, "threads": threads}
+    # GPUs of this machine the runs use; a cluster's are known only once joined
+    gpus = (placement.gpus_in_use(device, visible_gpus() if str(device) != "cpu" else 0)
+            if device is not None and local else [])
+    workers = cfg.get("workers", "auto")
+    if kind == "local":
+        workers = placement.local_workers(workers, cores=usable_cores(), per_worker=threads,
+                                          gpus=gpus, per_gpu=per_gpu, where=where)
+    else:
+        if local and device is not None:
+            ray_cfg["num_gpus"] = placement.ray_num_gpus(ray_cfg["num_gpus"], device=device,
+                                                         gpus=len(gpus), per_gpu=per_gpu,
+                                                         where=where)
+        workers = _ray_workers(workers, ray_cfg, gpus, local, where)
+    return {**cfg, **ray_cfg, "kind": kind, "workers": workers, "threads": threads,
+            "workers_per_gpu": per_gpu, "device": device, "gpus": gpus}
+
+
+def _ray_workers(workers, ray_cfg, gpus, local, where):
+    """Runs at once for Ray: on a local instance, what this machine's cores and GPUs hold;
+    on a cluster, `auto` is left for executor_ray to count from the nodes."""
+    cpus, share = ray_cfg["num_cpus"], ray_cfg["num_gpus"]
+    if not local:
+        if workers == "auto":
+            return workers
+        cores = float("inf")
+    else:
+        cores = usable_cores()
+        if workers == "auto":
+            workers = max(1, int(cores // cpus))
+            if gpus and share not in (0, "auto"):
+                workers = max(1, min(workers, placement.ray_slots([{"CPU": cores, "GPU": len(gpus)}],
+                                                                  cpus, share, workers)))
+    return placement.local_workers(workers, cores=cores, per_worker=cpus, gpus=[], per_gpu=1,
+                                   where=where, what="CPU(s) (executor.num_cpus)")
 
 
 def describe(cfg):
     """Where a checked executor section sends runs, for a progress line."""
     if cfg["kind"] == "local":
-        return f"{cfg['workers']} worker(s)"
+        gpus = cfg.get("gpus") or []
+        on = f" on GPU(s) {', '.join(map(str, gpus))}" if gpus else ""
+        return f"{cfg['workers']} worker(s){on}"
     where = (f"a local Ray instance ({cfg['workers']} at once)" if cfg["address"] is None
              else f"the Ray cluster at {cfg['address']}")
     return f"Ray tasks on {where}"
 
 
-def configure_process(threads, worker_index=0):
-    """Per-process settings every run gets, in the main process or a worker alike."""
+def configure_process(threads, gpu=None):
+    """Per-process settings every run gets, in the main process or a worker alike: the
+    intra-op threads and, for runs on a GPU, which one (`cuda` then means that GPU).
+    Nothing CUDA is touched for CPU runs (gpu None)."""
     import torch
     torch.set_num_threads(threads)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(worker_index % torch.cuda.device_count())
+    if gpu is not None:
+        torch.cuda.set_device(gpu)
 
 
 def run_all(job, tasks, cfg, progress=None):
@@ -120,7 +156,7 @@ def run_all(job, tasks, cfg, progress=None):
         import torch
         threads = torch.get_num_threads()
         try:
-            configure_process(cfg["threads"])
+            configure_process(cfg["threads"], placement.worker_gpu(0, cfg.get("gpus")))
             state = job.setup(*job.setup_args)
             results = []
             for i, task in enumerate(tasks):
@@ -130,23 +166,24 @@ def run_all(job, tasks, cfg, progress=None):
             return results
         finally:
             torch.set_num_threads(threads)  # a caller that goes on is left as it was
-    return _LocalPool(min(cfg["workers"], len(tasks)), cfg["threads"]).map(job, tasks, labels,
-                                                                            progress)
+    return _LocalPool(min(cfg["workers"], len(tasks)), cfg["threads"],
+                      cfg.get("gpus") or []).map(job, tasks, labels, progress)
 
 
 class _LocalPool:
     """K spawned worker processes, one task each at a time, so a dead worker's task is known."""
 
-    def __init__(self, workers, threads):
-        self.workers, self.threads = workers, threads
+    def __init__(self, workers, threads, gpus):
+        self.workers, self.threads, self.gpus = workers, threads, gpus
 
     def map(self, job, tasks, labels, progress):
         import multiprocessing as mp
-        ctx = mp.get_context(start_method(self.threads))
+        ctx = mp.get_context(start_method(self.threads, self.gpus))
         outbox = ctx.Queue()
         inboxes = [ctx.Queue() for _ in range(self.workers)]
         procs = [ctx.Process(target=_worker_main, daemon=True, name=f"unlearn-worker-{w}",
-                             args=(w, self.threads, job, inboxes[w], outbox))
+                             args=(w, self.threads, placement.worker_gpu(w, self.gpus), job,
+                                   inboxes[w], outbox))
                  for w in range(self.workers)]
         for p in procs:
             p.start()
@@ -186,16 +223,18 @@ class _LocalPool:
         return results
 
 
-def start_method(threads):
+def start_method(threads, gpus=()):
     """`fork` where it is safe, for a worker that starts in milliseconds; else `spawn`.
 
     A forked child inherits the parent's imports and memory instead of importing torch
-    again (~3 s a worker). It is safe on Linux without CUDA when the child runs its ops
-    on one thread: PyTorch then runs every parallel loop inline and never touches the
-    OpenMP pool that the parent may have started (GNU OpenMP is not fork-safe).
+    again (~3 s a worker). It is safe on Linux for CPU runs of one thread each while this
+    process has not initialised CUDA: PyTorch then runs every parallel loop inline and
+    never touches the OpenMP pool that the parent may have started (GNU OpenMP is not
+    fork-safe), and CUDA cannot be used in a child forked after it was initialised.
     """
     import torch
-    if sys.platform == "linux" and threads == 1 and not torch.cuda.is_available():
+    if (sys.platform == "linux" and threads == 1 and not gpus
+            and not torch.cuda.is_initialized()):
         return "fork"
     return "spawn"
 
@@ -231,14 +270,14 @@ def _guarded(w, outbox, fn, *args):
     return False, None
 
 
-def _setup_worker(w, threads, job):
-    configure_process(threads, w)
+def _setup_worker(threads, gpu, job):
+    configure_process(threads, gpu)
     return job.setup(*job.setup_args)
 
 
-def _worker_main(w, threads, job, inbox, outbox):
+def _worker_main(w, threads, gpu, job, inbox, outbox):
     os.environ["TQDM_DISABLE"] = "1"  # the parent shows one bar for all runs
-    ok, state = _guarded(w, outbox, _setup_worker, w, threads, job)
+    ok, state = _guarded(w, outbox, _setup_worker, threads, gpu, job)
     if not ok:
         return
     outbox.put(("ready", w))

@@ -1,19 +1,25 @@
-"""`executor.kind: ray`: each task of a Job is one Ray task, on this machine or a cluster.
+"""`executor.kind: ray`: the tasks of a Job run on Ray actors, on this machine or a cluster.
 
     address: null        start a Ray instance on this machine for the stage (`workers`
-                         tasks at once), reachable through 127.0.0.1 only, stopped after
+                         runs at once), reachable through 127.0.0.1 only, stopped after
     address: host:port   join the Ray cluster whose head listens there (`ray start --head`)
-    num_cpus: auto       CPUs Ray reserves per task; auto = compute.threads
-    num_gpus: 0          GPUs per task; a fraction shares one GPU (0.25: four runs a GPU)
-    max_retries: 3       times Ray reruns a task whose worker or node died
+    num_cpus: auto       CPUs a run holds; auto = compute.threads
+    num_gpus: auto       GPUs a run holds; a fraction shares one GPU (0.25: four runs a GPU);
+                         auto = 1 / workers_per_gpu where there are GPUs and device is not
+                         cpu, else 0 (unlearn/core/placement.py)
+    max_retries: 3       times Ray restarts a slot whose process or node died and reruns
+                         its task
 
-The Job's setup arguments go into Ray's object store once (with `Job.inline`, the files
-they name travel as their contents, so a worker needs no shared filesystem); `setup`
-runs once per Ray worker process and its state stays cached there for the job's later
-tasks, as in the local pool. Each task sets torch's intra-op threads to compute.threads,
-so a run gives the same bytes on Ray as on the local executor. The project's packages
-reach the workers as Ray `py_modules`; the cluster's nodes need the same virtual
-environment (Python, torch, ray) as this one.
+Each slot is one Ray actor holding its CPUs and GPUs for its whole life. Ray sets
+CUDA_VISIBLE_DEVICES for an actor's process once, before any of our code runs, so the
+slot's torch sees exactly the GPU Ray gave it, for every task it runs (a plain Ray task
+process is reused across tasks that Ray assigns to other GPUs, while CUDA keeps the
+first). The Job's setup arguments go into Ray's object store once (with `Job.inline`,
+the files they name travel as their contents, so a worker needs no shared filesystem);
+each slot runs `setup` once and then the tasks handed to it, as a local worker does, with
+torch's intra-op threads at compute.threads, so a run gives the same bytes on Ray as on
+the local executor. The project's packages reach the workers as Ray `py_modules`; the
+cluster's nodes need the same virtual environment (Python, torch, ray) as this one.
 
 ray is an optional dependency (requirements-ray.txt): this module imports it only when
 a run starts, so `kind: local` never does.
@@ -24,6 +30,7 @@ import socket
 import sys
 from pathlib import Path
 
+from unlearn.core import placement
 from unlearn.core.errors import UserError
 
 CONNECT_TIMEOUT_S = 5.0   # an address that does not answer within this is reported as such
@@ -39,9 +46,9 @@ def check_ray_keys(cfg, threads, where="executor"):
         num_cpus = threads
     if not _is_number(num_cpus) or num_cpus <= 0:
         raise UserError(f"{where}.num_cpus: must be a number > 0 or 'auto', got {num_cpus!r}")
-    num_gpus = cfg.get("num_gpus", 0)
-    if not _is_number(num_gpus) or num_gpus < 0:
-        raise UserError(f"{where}.num_gpus: must be a number ≥ 0, got {num_gpus!r}")
+    num_gpus = cfg.get("num_gpus", "auto")
+    if num_gpus != "auto" and (not _is_number(num_gpus) or num_gpus < 0):
+        raise UserError(f"{where}.num_gpus: must be a number ≥ 0 or 'auto', got {num_gpus!r}")
     retries = cfg.get("max_retries", 3)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise UserError(f"{where}.max_retries: must be an integer ≥ 0, got {retries!r}")
@@ -86,7 +93,8 @@ def connect(ray, cfg, packages):
     common = {"logging_level": "WARNING", "log_to_driver": False, "runtime_env": runtime_env}
     if cfg["address"] is None:
         cpus = math.ceil(cfg["workers"] * cfg["num_cpus"])   # Ray wants a whole number here
-        ray.init(num_cpus=cpus, include_dashboard=False, **common)
+        gpus = len(cfg.get("gpus") or []) if cfg["num_gpus"] else 0   # CPU runs: none
+        ray.init(num_cpus=cpus, num_gpus=gpus, include_dashboard=False, **common)
         return
     host, port = parse_address(cfg["address"])
     try:  # fail in seconds, not after Ray's own reconnection attempts
@@ -103,8 +111,18 @@ def connect(ray, cfg, packages):
 
 
 def check_resources(ray, cfg):
-    """Fail now, naming the key, if no node can ever run a task (Ray would wait forever)."""
+    """GPUs per run resolved for the nodes there are (`num_gpus: auto`, and GPUs that the
+    runs would not use refused, unlearn/core/placement.py); then fail now, naming the key,
+    if no node can ever hold a run (Ray would wait forever). Returns the alive nodes'
+    resources."""
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if cfg["address"] is not None and cfg.get("device") is not None:
+        most = max((n.get("GPU", 0) for n in nodes), default=0)
+        cfg["num_gpus"] = placement.ray_num_gpus(cfg["num_gpus"], device=cfg["device"],
+                                                 gpus=int(most),
+                                                 per_gpu=cfg.get("workers_per_gpu", 1))
+    elif cfg["num_gpus"] == "auto":
+        cfg["num_gpus"] = 0      # device unknown: the section alone was checked
     for key, resource in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
         need = cfg[key]
         have = max((n.get(resource, 0) for n in nodes), default=0)
@@ -113,6 +131,7 @@ def check_resources(ray, cfg):
                      else f"the Ray cluster at {cfg['address']}")
             raise UserError(f"executor.{key}: each task asks for {need:g} {resource}(s); no node "
                             f"of {where} has that many (the largest has {have:g})")
+    return nodes
 
 
 def packages_of(job):
@@ -129,30 +148,37 @@ def run_on_ray(job, tasks, cfg, labels, progress=None):
     """Results of job.run on every task, in task order (see unlearn.core.executor.run_all)."""
     ray = import_ray(local=cfg["address"] is None)
     connect(ray, cfg, packages_of(job))
-    pending = []
+    cfg = dict(cfg)
+    slots, pending = [], {}
     try:
-        check_resources(ray, cfg)
+        nodes = check_resources(ray, cfg)
+        count = (cfg["workers"] if cfg["workers"] != "auto"
+                 else placement.ray_slots(nodes, cfg["num_cpus"], cfg["num_gpus"], len(tasks)))
         args = job.inline(*job.setup_args) if job.inline else tuple(job.setup_args)
-        # Inside a list, so Ray hands the reference over unresolved: a worker reads the
-        # (possibly large) arguments only when its cached state is for another job.
+        # Inside a list, so Ray hands the reference over unresolved: a slot reads the
+        # (possibly large) arguments once, at its first task.
         args_box = [ray.put(args)]
-        remote = ray.remote(_run_task).options(
-            num_cpus=cfg["num_cpus"], num_gpus=cfg["num_gpus"], max_retries=cfg["max_retries"],
-            retry_exceptions=False, name="unlearn-task")
-        refs = [remote.remote(job.setup, job.run, args_box, task, cfg["threads"]) for task in tasks]
-        index = {ref: i for i, ref in enumerate(refs)}
-        results, pending, done = [None] * len(tasks), list(refs), 0
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            i = index[ready[0]]
+        slot_class = ray.remote(Slot).options(
+            num_cpus=cfg["num_cpus"], num_gpus=cfg["num_gpus"],
+            max_restarts=cfg["max_retries"], max_task_retries=cfg["max_retries"])
+        slots = [slot_class.remote(job.setup, job.run, cfg["threads"])
+                 for _ in range(min(count, len(tasks)))]
+        results, todo, done, free = [None] * len(tasks), list(range(len(tasks))), 0, list(slots)
+        while done < len(tasks):
+            while free and todo:
+                slot, i = free.pop(0), todo.pop(0)
+                pending[slot.run.remote(args_box, tasks[i])] = (i, slot)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            i, slot = pending.pop(ready[0])
             results[i] = _result(ray, ready[0], labels[i], cfg["max_retries"])
+            free.append(slot)
             done += 1
             if progress:
                 progress(done, len(tasks), results[i])
         return results
-    finally:
-        for ref in pending:  # an error stopped the map: stop the other tasks too
-            ray.cancel(ref, force=True)
+    finally:  # done, or an error stopped the map: end the slots and their tasks
+        for slot in slots:
+            ray.kill(slot, no_restart=True)
         ray.shutdown()
 
 
@@ -171,18 +197,23 @@ def _result(ray, ref, label, retries):
                         f"{tries}; nothing was written, run again to redo it") from None
 
 
-_WORKER = {}   # in a Ray worker process: the current job's set-up state and its key
+class Slot:
+    """One run at a time on the CPUs and GPUs Ray gave this actor (see the module doc).
 
+    The job's set-up runs at the slot's first task and its state stays for the others; a
+    slot Ray restarts after its process died sets up again. The set-up arguments come with
+    each task, not to the constructor: Ray cannot restart an actor whose constructor
+    arguments it no longer holds."""
 
-def _run_task(setup, run, args_box, task, threads):
-    """One task in a Ray worker: set the job up once per worker process, then run it."""
-    import ray
-    key = args_box[0].hex()
-    if _WORKER.get("key") != key:
-        _WORKER.clear()
-        _WORKER["state"] = setup(*ray.get(args_box[0]))
-        _WORKER["key"] = key
-    if "torch" in sys.modules:  # jobs that run models (a job that only runs commands skips it)
-        from unlearn.core.executor import configure_process
-        configure_process(threads)   # Ray pins a GPU task's devices through CUDA_VISIBLE_DEVICES
-    return run(_WORKER["state"], task)
+    def __init__(self, setup, run, threads):
+        self.setup, self.run_fn, self.threads, self.state = setup, run, threads, None
+
+    def run(self, args_box, task):
+        import ray
+        if self.state is None:
+            self.state = (self.setup(*ray.get(args_box[0])),)
+        if "torch" in sys.modules:  # jobs that run models (a job that only runs commands skips it)
+            from unlearn.core.executor import configure_process
+            # No GPU to pick: CUDA_VISIBLE_DEVICES holds only this slot's, so `cuda` is it.
+            configure_process(self.threads)
+        return self.run_fn(self.state[0], task)

@@ -77,11 +77,12 @@ RECIPE_SCHEMA = {
 
 SCHEMA = {
     "device": str,
-    "executor": {"kind": str, "workers": (int, str), "address": Optional(str),
-                 "num_cpus": (int, float, str), "num_gpus": (int, float), "max_retries": int},
+    "executor": {"kind": str, "workers": (int, str), "workers_per_gpu": (int, str),
+                 "address": Optional(str), "num_cpus": (int, float, str),
+                 "num_gpus": (int, float, str), "max_retries": int},
     "compute": {"threads": int, "precision": str, "channels_last": (bool, str),
-                "cudnn_benchmark": (bool, str), "compile": bool, "fused_optimizer": bool,
-                "eval_batch_size": int},
+                "cudnn_benchmark": (bool, str), "deterministic": bool, "compile": bool,
+                "fused_optimizer": bool, "eval_batch_size": int},
     "generate": {
         "seed": int, "out": str,
         "families": {"train": int, "val": int, "test": int},
@@ -111,9 +112,10 @@ SCHEMA = {
 # Keys a section may omit (defaults are applied by the code that reads them).
 OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
             "generate": {"duplicates"}, "prepare": {"duplicates", "near_threshold"},
-            "executor": {"kind", "workers", "address", "num_cpus", "num_gpus", "max_retries"},
-            "compute": {"threads", "precision", "channels_last", "cudnn_benchmark", "compile",
-                        "fused_optimizer", "eval_batch_size"}}
+            "executor": {"kind", "workers", "workers_per_gpu", "address", "num_cpus", "num_gpus",
+                         "max_retries"},
+            "compute": {"threads", "precision", "channels_last", "cudnn_benchmark",
+                        "deterministic", "compile", "fused_optimizer", "eval_batch_size"}}
 
 
 def _validate(value, schema, key, optional=()):

@@ -43,7 +43,8 @@ class Split:
     def subset(self, index):
         index = torch.as_tensor(index, dtype=torch.long)
         pick = index.tolist()
-        return Split(self.images[index], self.labels[index],
+        on = index.to(self.images.device)
+        return Split(self.images[on], self.labels[on],
                      [self.ids[i] for i in pick], [self.persons[i] for i in pick])
 
     @staticmethod
@@ -51,13 +52,18 @@ class Split:
         return Split(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]),
                      sum((p.ids for p in parts), []), sum((p.persons for p in parts), []))
 
+    def to(self, device):
+        """The same split with images and labels on `device` (kept there for a whole run,
+        so batches are gathered, converted and augmented where the model is)."""
+        return Split(self.images.to(device), self.labels.to(device), self.ids, self.persons)
+
     def to_dict(self):
         return {"images": self.images, "labels": self.labels,
                 "ids": list(self.ids), "persons": list(self.persons)}
 
 
 def save_split(split, path):
-    torch_save(split.to_dict(), path)
+    torch_save(split.to("cpu").to_dict(), path)
 
 
 def load_split(path):

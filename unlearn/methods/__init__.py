@@ -51,17 +51,23 @@ class UnlearnContext:
     train_recipe: dict = field(default_factory=dict)  # the original model's recipe
     generator: torch.Generator = None
     stats: dict = field(default_factory=dict)   # per-run diagnostics, plain floats
+    # the resolved `compute` settings (unlearn/core/compute.py) the run's models get;
+    # None = plain fp32, as prepared for the CPU
+    compute: dict = None
 
     def __post_init__(self):
         if self.generator is None:
             self.generator = torch.Generator().manual_seed(self.seed)
 
     def fresh_model(self):
-        """A randomly initialised model of the original's architecture, seeded from ctx."""
+        """A randomly initialised model of the original's architecture, seeded from ctx, on
+        ctx.device and prepared like the run's own model (precision, memory format)."""
+        from unlearn.core.compute import prepare_model
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return build_model(self.num_classes, self.arch).to(self.device)
+            model = build_model(self.num_classes, self.arch).to(self.device)
+        return prepare_model(model, self.compute) if self.compute else model
 
 
 REGISTRY: dict = {}

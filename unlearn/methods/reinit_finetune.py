@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unlearn.core import compute
 from unlearn.methods import register
 from unlearn.unlearning.checks import at_least, fraction, non_negative, positive
 from unlearn.training.loops import cross_entropy, even_batches, loss_epoch, set_lr
@@ -48,12 +49,13 @@ def forget_retain_gradients(model, ctx, batch_size):
     weights = [m.weight for _, m in convs]
     total = [torch.zeros_like(w) for w in weights]
     model.train()
-    for split, sign in ((ctx.retain.subset(subset), 1.0), (ctx.forget, -1.0)):
-        for index in even_batches(len(split), batch_size, ctx.generator):
-            x, y = batch(split, index, ctx.device)
-            grads = torch.autograd.grad(sign * F.cross_entropy(model(x), y), weights)
-            for t, g in zip(total, grads):
-                t += g
+    with compute.full_precision(model):  # a selection, like importances: in fp32
+        for split, sign in ((ctx.retain.subset(subset), 1.0), (ctx.forget, -1.0)):
+            for index in even_batches(len(split), batch_size, ctx.generator):
+                x, y = batch(split, index, ctx.device)
+                grads = torch.autograd.grad(sign * F.cross_entropy(model(x), y), weights)
+                for t, g in zip(total, grads):
+                    t += g
     return {name: t for (name, _), t in zip(convs, total)}
 
 

@@ -35,6 +35,7 @@ updated in train mode as in the source.
 import torch
 import torch.nn.functional as F
 
+from unlearn.core import compute
 from unlearn.methods import register
 from unlearn.unlearning.checks import at_least, fraction, non_negative, positive
 from unlearn.training.loops import random_label_epoch
@@ -50,12 +51,14 @@ def saliency_mask(model, split, device, batch_size, keep_fraction):
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, len(split), batch_size):
-            index = torch.arange(start, min(start + batch_size, len(split)))
-            x, y = batch(split, index, device)
-            grads = torch.autograd.grad(-F.cross_entropy(model(x), y), [p for _, p in params])
-            for (n, _), g in zip(params, grads):
-                total[n] += g
+        with compute.full_precision(model):  # a selection, like importances: in fp32
+            for start in range(0, len(split), batch_size):
+                index = torch.arange(start, min(start + batch_size, len(split)))
+                x, y = batch(split, index, device)
+                grads = torch.autograd.grad(-F.cross_entropy(model(x), y),
+                                            [p for _, p in params])
+                for (n, _), g in zip(params, grads):
+                    total[n] += g
     finally:
         model.train(was_training)
     flat = torch.cat([t.abs().flatten() for t in total.values()])

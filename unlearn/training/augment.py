@@ -1,7 +1,10 @@
 """Batched, seeded data augmentation on float tensors [B, 3, H, W] in [0, 1].
 
 Each example draws its own random parameters from the given torch.Generator, so the
-result depends only on the seed, never on worker processes or global RNG state.
+result depends only on the seed, never on worker processes or global RNG state. The
+generator is a CPU one and the draws are made on the CPU, then moved to the images'
+device: the same seed gives the same parameters on every device, and a batch on the GPU
+is augmented there without a host round trip (no boolean indexing, which would sync).
 """
 import math
 
@@ -12,10 +15,8 @@ AUGMENTATIONS = ("none", "flip", "choi_na")
 
 
 def random_flip(x, generator):
-    flip = torch.rand(len(x), generator=generator) < 0.5
-    x = x.clone()
-    x[flip] = x[flip].flip(-1)
-    return x
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device, non_blocking=True)
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def random_affine(x, generator, shear_deg=10.0, scale=(0.8, 1.2)):
@@ -28,8 +29,9 @@ def random_affine(x, generator, shear_deg=10.0, scale=(0.8, 1.2)):
     theta[:, 0, 0] = 1.0 / s
     theta[:, 0, 1] = -torch.tan(sh) / s
     theta[:, 1, 1] = 1.0 / s
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid.to(x.device), align_corners=False, padding_mode="zeros")
+    grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape),
+                         align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
 def color_jitter(x, generator, strength=0.2):

@@ -97,7 +97,9 @@ def forked_seed(generator):
 
 
 def random_labels(labels, num_classes, generator, exclude_true=False):
-    """Uniform labels in 0..C−1 (exclude_true: uniform over the C − 1 others)."""
+    """Uniform labels in 0..C−1 (exclude_true: uniform over the C − 1 others), drawn and
+    returned on the CPU whatever device `labels` is on."""
+    labels = labels.cpu()
     if exclude_true:
         shift = torch.randint(1, num_classes, labels.shape, generator=generator)
         return (labels + shift) % num_classes

@@ -18,13 +18,27 @@ def build_model(num_classes, arch="resnet18"):
 
 
 def pick_device(name="auto"):
-    """`auto` → CUDA when present, else CPU; anything else is passed to torch.device."""
+    """`auto` → CUDA when present, else CPU; anything else is passed to torch.device.
+
+    A CUDA device comes back with its index: plain `cuda` (or `auto`) is the process's
+    current GPU, which a worker sets to its own (unlearn/core/executor.py), so records
+    and messages name the GPU that ran.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as e:
-        raise UserError(f"device {name!r}: {e}") from None
+        raise UserError(f"device: {name!r} is not a device ({e})") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"device: {name!r} asked for, but no CUDA device is available")
+        index = torch.cuda.current_device() if device.index is None else device.index
+        if index >= count:
+            raise UserError(f"device: {name!r} asked for, but this machine has {count} GPU(s)")
+        device = torch.device("cuda", index)
+    return device
 
 
 def save_checkpoint(model, path, *, arch, num_classes, extra=None):

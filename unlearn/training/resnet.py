@@ -42,6 +42,13 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
+    # None: plain fp32. A dtype (set by unlearn.core.compute.prepare_model): each forward
+    # runs under autocast to it and returns fp32 logits. The autocast region is this one
+    # forward, so an optimiser step or an in-place weight edit between two forwards is
+    # always seen by the next one; cache_enabled=False makes the cast copies of the weights
+    # afresh even if a caller wraps several forwards in an autocast block of its own.
+    autocast_dtype = None
+
     def __init__(self, layers=(2, 2, 2, 2), num_classes=1000):
         super().__init__()
         self.inplanes = 64
@@ -72,6 +79,13 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x):
+        if self.autocast_dtype is None:
+            return self._forward_impl(x)
+        with torch.autocast(x.device.type, dtype=self.autocast_dtype, cache_enabled=False):
+            out = self._forward_impl(x)
+        return out.float()
+
+    def _forward_impl(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))

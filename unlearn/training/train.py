@@ -47,9 +47,18 @@ def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=
 
 
 def batch(split, index, device, augment="none", generator=None):
-    """Float images (augmented if asked) and labels of `split[index]` on `device`."""
-    x = apply_augment(to_float(split.images[index]), augment, generator)
-    return x.to(device, non_blocking=True), split.labels[index].to(device, non_blocking=True)
+    """Float images (augmented if asked) and labels of `split[index]` on `device`.
+
+    With the split already on `device` (runner.setup_unlearning, the train stage put it
+    there once) the batch is gathered, converted and augmented there; otherwise the uint8
+    rows are gathered on the host and only they are copied.
+    """
+    where = split.images.device
+    index = index.to(where, non_blocking=True)
+    images, labels = split.images[index], split.labels[index]
+    if where != torch.device(device):
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+    return apply_augment(to_float(images), augment, generator), labels
 
 
 def sgd(params, **kwargs):
@@ -80,7 +89,11 @@ def train_epoch(model, split, optimizer, *, batch_size, generator, device, augme
                 desc="train", step_scheduler=None):
     """One epoch of cross-entropy on `split`; returns mean loss and accuracy."""
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    # Running sums stay on the device (no host sync per step). The loss sum is float64,
+    # added in the same order as Python floats were before: the same bytes on the CPU.
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
     for index in tqdm(batch_indices(len(split), batch_size, generator), desc=desc,
                       leave=False, disable=None):
         x, y = batch(split, index, device, augment, generator)
@@ -91,23 +104,26 @@ def train_epoch(model, split, optimizer, *, batch_size, generator, device, augme
         optimizer.step()
         if step_scheduler is not None:
             step_scheduler.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        total_loss += loss.detach().double() * len(y)
+        correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-    return {"loss": total_loss / max(seen, 1), "acc": correct / max(seen, 1)}
+    return {"loss": total_loss.item() / max(seen, 1), "acc": correct.item() / max(seen, 1)}
 
 
 @torch.no_grad()
 def logits_of(model, images, device, batch_size=512):
-    """Eval-mode logits (float32, CPU) of uint8 images, in order."""
+    """Eval-mode logits of uint8 images, in order: computed in fp32 whatever precision the
+    model trains in (saved and scored logits, teachers' targets, best-epoch choice), on
+    `device`, returned as float32 on the CPU."""
     model.eval()
-    out = [model(to_float(images[i:i + batch_size]).to(device)).float().cpu()
-           for i in range(0, len(images), batch_size)]
-    return torch.cat(out) if out else torch.empty(0, 0)
+    with compute.full_precision(model):
+        out = [model(to_float(images[i:i + batch_size].to(device))).float()
+               for i in range(0, len(images), batch_size)]
+    return torch.cat(out).cpu() if out else torch.empty(0, 0)
 
 
 def evaluate(model, split, device):
-    return accuracy(logits_of(model, split.images, device), split.labels)
+    return accuracy(logits_of(model, split.images, device), split.labels.cpu())
 
 
 def fit(model, train, val, recipe, *, generator, device, on_epoch=None, desc="fit"):

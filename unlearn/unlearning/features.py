@@ -8,6 +8,7 @@ forward that could drift from torchvision's).
 import torch
 import torch.nn.functional as F
 
+from unlearn.core import compute
 from unlearn.data.splits import to_float
 
 
@@ -33,7 +34,8 @@ def penultimate(model, x):
 
 @torch.no_grad()
 def extract_features(model, images, device, batch_size=256):
-    """Penultimate features of uint8 images [N,3,H,W]: eval mode, no grad, float32 on CPU.
+    """Penultimate features of uint8 images [N,3,H,W]: eval mode, no grad, computed in
+    fp32 (they select images by similarity), float32 on the CPU.
 
     The model's train/eval mode is restored afterwards, so a student can be probed
     mid-training without switching its BatchNorm behaviour for the caller.
@@ -41,11 +43,14 @@ def extract_features(model, images, device, batch_size=256):
     was_training = model.training
     model.eval()
     try:
-        out = [penultimate(model, to_float(images[i:i + batch_size]).to(device))[0].float().cpu()
-               for i in range(0, len(images), batch_size)]
+        with compute.full_precision(model):
+            out = [penultimate(model, to_float(images[i:i + batch_size].to(device)))[0].float()
+                   for i in range(0, len(images), batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, getattr(_head(model), "in_features", 0))
+    if not out:
+        return torch.empty(0, getattr(_head(model), "in_features", 0))
+    return torch.cat(out).cpu()
 
 
 def cosine_similarity_matrix(a, b, eps=1e-8):

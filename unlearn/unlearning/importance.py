@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unlearn.core import compute
 from unlearn.data.splits import to_float
 
 FORMS = ("per_example", "batch")
@@ -61,10 +62,11 @@ def importances(model, split, device, *, form="per_example", batch_size=64, chun
         raise ValueError("cannot compute importances on an empty set")
     was_training = model.training
     model.eval()
-    try:
-        if form == "per_example":
-            return _per_example(model, split, device, chunk_size)
-        return _batch_form(model, split, device, batch_size, generator)
+    try:  # in fp32 whatever the training precision: they decide which weights change
+        with compute.full_precision(model):
+            if form == "per_example":
+                return _per_example(model, split, device, chunk_size)
+            return _batch_form(model, split, device, batch_size, generator)
     finally:
         model.train(was_training)
 
@@ -78,7 +80,8 @@ def combine(parts):
 
 def _inputs(model, split, index, device):
     dtype = next(model.parameters()).dtype
-    x = to_float(split.images[index]).to(device=device, dtype=dtype)
+    index = index.to(split.images.device)
+    x = to_float(split.images[index].to(device)).to(dtype=dtype)
     return x, split.labels[index].to(device)
 
 

@@ -27,6 +27,7 @@ class RunResult:
     model: torch.nn.Module
     eval_seconds: float = 0.0  # wall-clock of computing the logits
     stats: dict = field(default_factory=dict)  # the method's own per-run diagnostics
+    compute: dict = field(default_factory=dict)  # device, precision, ... (compute.record)
 
 
 def _sync(device):
@@ -39,7 +40,9 @@ def run_unlearning(method, cfg, original_state, splits, *, seed, device, num_cla
     """Run `method` once from the original weights; return its logits on every split.
 
     `compute_cfg` (unlearn/core/compute.py: precision, memory format, ...) applies to the
-    method's forward passes and to the evaluation; None = plain fp32 on the CPU.
+    method's forward passes, its teachers' and fresh models' too; the logits are computed
+    in fp32 whatever it says. None = plain fp32 on the CPU. `splits` may already be on
+    `device` (setup_unlearning puts them there once per worker).
     """
     spec = get_method(method)
     fast = compute.resolve(compute_cfg or {}, device)
@@ -49,18 +52,19 @@ def run_unlearning(method, cfg, original_state, splits, *, seed, device, num_cla
     model = compute.prepare_model(model.to(device), fast)
     ctx = UnlearnContext(retain=splits["retain"], forget=splits["forget"], val=splits["val"],
                          device=device, seed=seed, num_classes=num_classes, arch=arch,
-                         train_recipe=train_recipe or {})
+                         train_recipe=train_recipe or {}, compute=fast)
     _sync(device)
     start = time.perf_counter()
     with compute.scope(fast, device):
         model = spec.fn(model, ctx, cfg)
-        _sync(device)
-        seconds = time.perf_counter() - start
-        logits = {name: logits_of(model, splits[name].images, device, fast["eval_batch_size"])
-                  for name in EVAL_SPLITS}
+    _sync(device)
+    seconds = time.perf_counter() - start
+    logits = {name: logits_of(model, splits[name].images, device, fast["eval_batch_size"])
+              for name in EVAL_SPLITS}
     eval_seconds = time.perf_counter() - start - seconds
     return RunResult(seed=seed, seconds=seconds, logits=logits, model=model,
-                     eval_seconds=eval_seconds, stats=dict(getattr(ctx, "stats", None) or {}))
+                     eval_seconds=eval_seconds, stats=dict(getattr(ctx, "stats", None) or {}),
+                     compute=compute.record(fast, device))
 
 
 @dataclass
@@ -72,15 +76,17 @@ class UnlearnTask:
 
 
 def setup_unlearning(prepared, checkpoint, device="auto", train_recipe=None, compute_cfg=None):
-    """What every run shares, loaded once per worker: data, original weights, device.
+    """What every run shares, loaded once per worker: data (moved to the device once),
+    original weights, device.
 
     `prepared` and `checkpoint` are the prepared folder and the original's checkpoint
     file, or what `inline_unlearning_inputs` read from them (for workers on other machines).
     """
+    device = pick_device(device)
+    compute.configure_process(compute.resolve(compute_cfg or {}, device), device)
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)[1]
     splits = prepared if isinstance(prepared, dict) else load_prepared(prepared)
-    device = pick_device(device)
-    compute.configure_process(compute.resolve(compute_cfg or {}, device))
+    splits = {name: split.to(device) for name, split in splits.items()}
     return {"splits": splits, "ckpt": ckpt, "device": device,
             "train_recipe": train_recipe or {}, "compute": compute_cfg}
 
@@ -100,4 +106,5 @@ def unlearning_task(state, task):
     weights = ({k: v.detach().cpu() for k, v in result.model.state_dict().items()}
                if task.keep_model else None)
     return {"seed": task.seed, "seconds": result.seconds, "eval_seconds": result.eval_seconds,
-            "logits": result.logits, "stats": result.stats, "state_dict": weights}
+            "logits": result.logits, "stats": result.stats, "state_dict": weights,
+            "compute": result.compute}
