@@ -40,7 +40,8 @@ def train_runs(params, methods, n_max, cache):
         if saved["n_max"] >= n_max and set(methods) <= set(saved["runs"]):
             return saved
     compute_cfg = check_compute(params.get("compute"))
-    executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
+    executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"],
+                              device=params["device"])
     job = Job(setup=setup_unlearning, run=unlearning_task,
               setup_args=(ROOT / "data/prepared", ROOT / "models/original/model.pt",
                           params["device"], resolve_recipe(params["train"]), compute_cfg))

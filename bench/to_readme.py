@@ -5,6 +5,11 @@
 replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` with a line
 naming the command, the date and the machine, then the command's standard output
 (in a code block with --code).
+
+    python bench/to_readme.py NAME --file bench/results/gpu.md
+
+puts a committed output file there instead, for a benchmark that ran on another machine
+(bash bench/gpu.sh on a GPU): its first line says where and when it ran.
 """
 import os
 import subprocess
@@ -25,6 +30,11 @@ def replace_section(text, name, body):
 
 def main():
     args = sys.argv[1:]
+    if len(args) == 3 and args[1] == "--file":
+        body = Path(args[2]).read_text()
+        README.write_text(replace_section(README.read_text(), args[0], body))
+        print(body)
+        return
     if "--" not in args or args.index("--") not in (1, 2) or len(args) < 3:
         sys.exit(__doc__)
     name, code, command = args[0], args[1] == "--code", args[args.index("--") + 1:]

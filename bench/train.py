@@ -7,11 +7,15 @@ RandomHorizontalFlip, RandomAffine(0, shear=10, scale=(0.8, 1.2)), ColorJitter(0
 torch.optim.Adam. The project decodes the images once (the prepare stage) and trains on
 uint8 tensors in memory with `unlearn.training.train.train_epoch`, the same augmentations batched
 on tensors (augment: choi_na) and its fused optimiser; its fast-path variants
-(unlearn/core/compute.py) are timed on the same images in the same process, so the ratios
-hold even on a noisy shared machine.
+(unlearn/core/compute.py, each applied with compute.configure_process as a stage applies
+it) are timed on the same images in the same process, so the ratios hold even on a noisy
+shared machine. On CUDA the images sit on the GPU (as the stages put them) except in the
+"data on host" row, the input path of before: batches gathered, converted and augmented on
+the CPU and copied each step.
 
     python bench/train.py                      # 16, 32 and 128 px on the current device
     python bench/train.py --sizes 128 --images 256 --compile
+    python bench/train.py --sizes 128 --images 4096 --epochs 3 --repeat 2 --device cuda
 """
 import argparse
 import contextlib
@@ -99,8 +103,10 @@ def notebook(files, labels, size, device, epochs):
     return epochs * len(files) / timed(fit, device), len(files) / timed(infer, device)
 
 
-def project(split, device, epochs, settings):
+def project(split, device, epochs, settings, on_device=True):
     cfg = compute.resolve({**settings}, device)
+    compute.configure_process(cfg, device)
+    split = split.to(device) if on_device else split
     model = compute.prepare_model(build_model(8).to(device), cfg)
     with compute.scope(cfg, device):
         opt = make_optimizer(model.parameters(), "adam", 5e-4)
@@ -136,31 +142,41 @@ def main():
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time the project's variants this many times, interleaved, "
+                             "to show the spread between identical runs")
     args = parser.parse_args()
     device = pick_device(args.device)
     torch.set_num_threads(args.threads)
+    fast = {"precision": "bf16", "channels_last": True}
     variants = {"fp32": {"precision": "fp32", "channels_last": False},
                 "channels_last": {"precision": "fp32", "channels_last": True},
                 "bf16": {"precision": "bf16", "channels_last": False},
-                "bf16 + channels_last": {"precision": "bf16", "channels_last": True}}
-    if device.type == "cuda":
-        variants["bf16 + channels_last + cudnn.benchmark"] = {
-            "precision": "bf16", "channels_last": True, "cudnn_benchmark": True}
+                "bf16 + channels_last": fast}
+    if device.type == "cuda":  # deterministic (the default) unless a row says otherwise
+        variants = {"fp32": variants["fp32"],
+                    "bf16 + channels_last, data on host": {**fast, "on_device": False},
+                    "bf16 + channels_last (the default)": fast,
+                    "+ nondeterministic, cudnn.benchmark": {**fast, "deterministic": False,
+                                                            "cudnn_benchmark": True}}
     if args.compile:
-        variants["bf16 + channels_last + compile"] = {"precision": "bf16", "channels_last": True,
-                                                      "compile": True}
+        variants["bf16 + channels_last + compile"] = {**fast, "compile": True}
     with tempfile.TemporaryDirectory() as tmp:
         files, labels = make_jpegs(args.images, tmp)
         print(f"device {device}, {args.threads} threads, {len(files)} images, batch {BATCH}, "
-              f"{args.epochs} epoch(s); images/s (higher is better), ratio to the notebook")
+              f"{args.epochs} epoch(s); images/s (higher is better), ratio to the notebook; "
+              "inference = logits_of, fp32 in every row")
         print("| px | path | train img/s | × | inference img/s | × |\n|---|---|---|---|---|---|")
         for size in args.sizes:
             base_train, base_infer = notebook(files, labels, size, device, args.epochs)
             print(f"| {size} | notebook (PIL + DataLoader, fp32) | {base_train:.0f} | 1.00 | "
                   f"{base_infer:.0f} | 1.00 |", flush=True)
             split = decode(files, labels, size)
-            for name, settings in variants.items():
-                t, i = project(split, device, args.epochs, {"threads": args.threads, **settings})
+            for name, settings in list(variants.items()) * args.repeat:
+                settings = dict(settings)
+                on_device = settings.pop("on_device", True)
+                t, i = project(split, device, args.epochs, {"threads": args.threads, **settings},
+                               on_device)
                 print(f"| {size} | project, {name} | {t:.0f} | {t / base_train:.2f} | {i:.0f} | "
                       f"{i / base_infer:.2f} |", flush=True)
 

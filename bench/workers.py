@@ -61,22 +61,28 @@ def main():
     cfg = method_config(args.method, None)
     tasks = [UnlearnTask(args.method, cfg, seed) for seed in range(args.seeds)]
     job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(prepared, original, str(device), resolve_recipe({"epochs": 1}),
+              setup_args=(prepared, original, args.device, resolve_recipe({"epochs": 1}),
                           compute_cfg))
     print(f"{args.method}, {args.seeds} seeds, device {device}, "
           f"{resolve(compute_cfg, device)['precision']}, data {prepared}")
-    base = None
+    base = base_busy = None
     for k in args.workers:
-        executor = check_executor({"workers": k}, threads=compute_cfg["threads"])
+        executor = check_executor({"workers": k, "workers_per_gpu": max(args.workers)},
+                                  threads=compute_cfg["threads"], device=args.device)
         start = time.perf_counter()
         results = run_all(job, tasks, executor)
         wall = time.perf_counter() - start
         per_min = 60 * len(results) / wall
         base = base or per_min
         method_s = sum(r["seconds"] for r in results) / len(results)
+        # k runs in flight, each taking method_s: what the device does per minute once the
+        # workers are up (the wall figure also pays their start and the last round's idle)
+        busy = 60 * min(k, len(results)) / method_s
+        base_busy = base_busy or busy
         print(f"workers {k}: {wall:.1f} s wall, {per_min:.1f} seeds/min "
               f"({60 * per_min:.0f}/hour), {per_min / base:.2f}x of the first; "
-              f"method {method_s:.2f} s a run", flush=True)
+              f"method {method_s:.2f} s a run, {busy:.0f} runs/min while all run "
+              f"({busy / base_busy:.2f}x)", flush=True)
 
 
 if __name__ == "__main__":
