@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stages.common import entry_point, load_params, score_files
-from unlearn.scoring import bootstrap, computed_on, figures
+from unlearn.scoring import agreement, bootstrap, computed_on, figures
 from unlearn.core.atomic import write_bytes, write_json, write_text
 from unlearn.core.errors import UserError
 from unlearn.data.duplicates import markdown_section
@@ -29,12 +29,14 @@ COLUMNS = [  # (metrics key, table header, format, scale)
     ("local_score", "score local", "{:.4f}", 1),
     ("official_forget_quality", "F official", "{:.4f}", 1),
     ("official_score", "score official", "{:.4f}", 1), ("mia", "MIA", "{:.3f}", 1),
-    ("nomus", "NoMUS", "{:.3f}", 1), ("unlearn_seconds", "seconds", "{:.1f}", 1),
+    ("nomus", "NoMUS", "{:.3f}", 1), ("klom_forget", "KLoM F", "{:.2f}", 1),
+    ("tow", "ToW", "{:.3f}", 1), ("unlearn_seconds", "seconds", "{:.1f}", 1),
     ("cost_ratio", "cost ratio", "{:.3f}", 1),
 ]
 # the local scorer's interval lives under the primary names when it is the primary scorer
 CI_OF = {"local_forget_quality": "forget_quality", "local_score": "score",
-         "official_forget_quality": "official_forget_quality", "official_score": "official_score"}
+         "official_forget_quality": "official_forget_quality", "official_score": "official_score",
+         "klom_forget": "klom_forget", "tow": "tow"}
 SHIFTED = "†"
 
 
@@ -88,7 +90,8 @@ def load_replicates(rows):
     na = next((f["na"] for f in files if f.get("na")), None)
     if na:
         return None, na
-    same = ("seed", "resamples", "n_runs", "n_reference", "n_examples", "scorer")
+    same = ("seed", "resamples", "scheme", "resample_examples", "n_runs", "n_reference",
+            "n_examples", "scorer")
     for f in files[1:]:
         diff = [k for k in same if f.get(k) != files[0].get(k)]
         if diff:
@@ -216,12 +219,14 @@ def main():
     for i, r in enumerate(rows):
         entry = {k: r[k] for k in ("score", "forget_quality", "retain_acc", "test_acc",
                                    "cost_ratio")}
-        entry.update({k: r.get(k) for k in ("score_ci", "forget_quality_ci")})
+        entry.update({k: r.get(k) for k in ("score_ci", "forget_quality_ci", "klom_forget",
+                                            "klom_forget_ci", "klom_retain", "klom_test",
+                                            "tow", "tow_ci")})
         if unc is not None:
             for k, values in unc.items():
                 entry[k] = values[i]
         summary["methods"][r["method"]] = entry
-    report = render_report(rows, unc, na, level, params)
+    report = render_report(rows, unc, na, level, params, reps)
     report += "\n" + markdown_section(audit_counts, audit_pairs)
     lines = ["method,score,score_low,score_high,forget_quality,forget_quality_low,"
              "forget_quality_high,retain_acc,test_acc"]
@@ -257,7 +262,7 @@ def render_diagnostics(rows):
     return "\n".join(lines) + "\n\n"
 
 
-def render_report(rows, unc, na, level, params):
+def render_report(rows, unc, na, level, params, reps=None):
     first = rows[0]
     cost_limit = params["score"]["cost_limit"]
     primary = ("local (the study's Kaggle scorer)" if first["scorer"] != "official"
@@ -295,6 +300,7 @@ def render_report(rows, unc, na, level, params):
                  f"quality relative to retraining, what perfect unlearning looks like on this "
                  f"data.\n\n"
                  + render_uncertainty(rows, unc, level) + "\n\n")
+    text += agreement.render(rows, reps, level)
     text += render_diagnostics(rows)
     text += computed_on.render(rows)
     text += ("## Pictures\n\n"

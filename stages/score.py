@@ -75,6 +75,7 @@ def main(argv=None):
     write_json(out["metrics"], m)
     write_json(out["bootstrap"], {
         "method": method, "seed": boot["seed"], "resamples": boot["resamples"],
+        "scheme": boot["scheme"], "resample_examples": boot["resample_examples"],
         "n_runs": n, "n_reference": len(refs), "n_examples": len(labels["forget"]),
         "scorer": cfg["scorer"], "na": m.get("ci_na"),
         "replicates": {k: [float(x) for x in replicates[k]]

@@ -5,19 +5,30 @@ import pytest
 from unlearn.scoring import bootstrap
 
 
-def test_draws_are_deterministic_paired_and_independent_streams():
-    a = bootstrap.draw(7, 50, n_runs=4, n_refs=4, n_examples=9)
-    b = bootstrap.draw(7, 50, n_runs=4, n_refs=4, n_examples=9)
-    for x, y in zip((a.runs, a.refs, a.example_counts, a.noise_seeds),
-                    (b.runs, b.refs, b.example_counts, b.noise_seeds)):
+@pytest.mark.parametrize("scheme", bootstrap.SCHEMES)
+def test_draws_are_deterministic_paired_and_independent_streams(scheme):
+    a = bootstrap.draw(7, 50, n_runs=4, n_refs=4, n_examples=9, scheme=scheme)
+    b = bootstrap.draw(7, 50, n_runs=4, n_refs=4, n_examples=9, scheme=scheme)
+    for x, y in zip((a.runs, a.refs, a.examples, a.noise_seeds),
+                    (b.runs, b.refs, b.examples, b.noise_seeds)):
         assert np.array_equal(x, y)
     assert a.runs.shape == (50, 4) and a.refs.shape == (50, 4) and a.resamples == 50
-    assert (a.example_counts.sum(axis=1) == 9).all() and a.runs.max() < 4
-    assert not np.array_equal(a.runs, bootstrap.draw(8, 50, 4, 4, 9).runs)
+    # weights of mean 1 per replicate: as many "draws" as items
+    np.testing.assert_allclose(a.examples.sum(axis=1), 9)
+    np.testing.assert_allclose(a.runs.sum(axis=1), 4)
+    assert not np.array_equal(a.runs, bootstrap.draw(8, 50, 4, 4, 9, scheme).runs)
     # more reference models: the run and example draws stay as they were
-    c = bootstrap.draw(7, 50, n_runs=4, n_refs=6, n_examples=9)
-    assert np.array_equal(a.runs, c.runs) and np.array_equal(a.example_counts, c.example_counts)
-    assert c.refs.max() >= 4
+    c = bootstrap.draw(7, 50, n_runs=4, n_refs=6, n_examples=9, scheme=scheme)
+    assert np.array_equal(a.runs, c.runs) and np.array_equal(a.examples, c.examples)
+
+
+def test_multinomial_weights_are_draw_counts_and_bayesian_weights_are_positive():
+    m = bootstrap.draw(0, 200, 5, 5, 5, "multinomial")
+    assert np.array_equal(m.runs, np.round(m.runs)) and (m.runs == 0).any()
+    bay = bootstrap.draw(0, 200, 5, 5, 5, "bayesian")
+    assert (bay.runs > 0).all()
+    # same variance per weight: (n − 1) / n for the multinomial, (n − 1) / (n + 1) · ... ≈ close
+    assert abs(m.runs.var() - bay.runs.var()) < 0.2
 
 
 @pytest.mark.parametrize("resamples, level, message", [
@@ -29,6 +40,8 @@ def test_draws_are_deterministic_paired_and_independent_streams():
 def test_bad_settings_are_named(resamples, level, message):
     with pytest.raises(ValueError, match=message):
         bootstrap.check_settings(resamples, level)
+    with pytest.raises(ValueError, match="scheme: 'jackknife' unknown; choose from bayesian"):
+        bootstrap.check_settings(10, 0.95, "jackknife")
 
 
 def test_percentile_interval_contains_the_point_and_says_when_widened():
@@ -47,8 +60,9 @@ def test_weighted_means_and_score_replicates_by_hand():
     per_example = np.array([[1.0, 0.0, 0.5], [0.2, 0.2, 0.2]])
     counts = np.array([[2, 0, 1], [0, 3, 0]])
     assert bootstrap.weighted_means(per_example, counts) == pytest.approx([2.5 / 3, 0.2])
-    d = bootstrap.Draws(runs=np.array([[0, 0], [1, 0]]), refs=np.array([[1, 1], [0, 1]]),
-                        example_counts=counts, noise_seeds=np.zeros(2, int))
+    # weights: run 0 twice / runs 1 and 0; refs 1 twice / refs 0 and 1
+    d = bootstrap.Draws(runs=np.array([[2, 0], [1, 1]]), refs=np.array([[0, 2], [1, 1]]),
+                        examples=counts, noise_seeds=np.zeros(2, int))
     got = bootstrap.score_replicates([0.5, 1.0], d, retain_u=[0.8, 0.4], test_u=[0.6, 0.2],
                                      retain_r=[0.5, 1.0], test_r=[0.4, 0.8], resample_refs=True)
     assert got == pytest.approx([0.5 * (0.8 / 1.0) * (0.6 / 0.8),

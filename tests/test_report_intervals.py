@@ -9,8 +9,7 @@ import yaml
 import score_workspace
 from stages import report, score
 from unlearn.core.errors import UserError
-
-CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
+from unlearn.scoring.method_scores import CI_NAMES
 
 
 @pytest.fixture(scope="module")

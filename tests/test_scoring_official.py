@@ -113,9 +113,9 @@ def test_hand_computed_rates():
     assert official_epsilons(u, r, delta=d)[0] == pytest.approx(want, abs=1e-12)
     assert official_epsilons(u, r, delta=0.1)[0] == pytest.approx(math.log(2.6), abs=1e-12)
     # a known pair: 1 FP and 3 FN out of 4 -> max(log(1-d-1/4) - log(3/4), log(1-d-3/4) - log(1/4))
-    e = so._rule_eps(np.array([3]), np.array([1]), 4, d)[0]
+    e = so._rule_eps(np.array([3]), np.array([1]), 4, 4, d)[0]
     assert e == pytest.approx(max(math.log(0.75 - d) - math.log(0.75), math.log(0.25 - d) - math.log(0.25)))
-    assert so._rule_eps(np.array([0, 0, 2]), np.array([0, 1, 0]), 4, d).tolist() == [np.inf, -np.inf, -np.inf]
+    assert so._rule_eps(np.array([0, 0, 2]), np.array([0, 1, 0]), 4, 4, d).tolist() == [np.inf, -np.inf, -np.inf]
 
 
 def test_ties_at_threshold_values():
@@ -162,21 +162,6 @@ def test_validation_names_the_argument():
         official_epsilons(np.zeros((1, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="retrained_confs"):
         official_epsilons(np.zeros((3, 2)), np.full((3, 2), np.nan))
-
-
-@pytest.mark.parametrize("attr, value", [
-    ("_TABLE_MAX_N", 5),               # per-rule ε instead of the look-up table
-    ("_BINS_PER_VALUE", 0),            # one bin: every left threshold binary-searched
-    ("_BINS_PER_VALUE", float("inf")),  # no bin table at all
-    ("_MAX_RULES_PER_BLOCK", 1000),    # many row blocks
-])
-def test_fallback_paths_match(monkeypatch, attr, value):
-    rng = np.random.default_rng(1)
-    u, r = rng.normal(size=(30, 3)), rng.normal(size=(30, 3)) * 1.5 + 0.3
-    u[:, 2] = np.round(u[:, 2], 1)
-    want = official_epsilons(u, r)
-    monkeypatch.setattr(so, attr, value)
-    np.testing.assert_array_equal(official_epsilons(u, r), want)
 
 
 _values = st.one_of(

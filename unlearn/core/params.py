@@ -105,8 +105,10 @@ SCHEMA = {
         "local": {"delta": float, "noise_divisor": float, "noise_seed": int, "n_splits": int,
                   "test_size": Optional(float)},
         "official": {"delta": float},
+        "klom": {"bins": int, "clip": float, "percentile": float},
         "cost_limit": float,
-        "bootstrap": {"resamples": int, "level": float, "seed": int, "min_runs": int},
+        "bootstrap": {"resamples": int, "level": float, "seed": int, "min_runs": int,
+                      "scheme": Choice("bayesian", "multinomial"), "resample_examples": bool},
     },
 }
 # Keys a section may omit (defaults are applied by the code that reads them).
@@ -148,6 +150,17 @@ def _check_bootstrap(boot):
         raise UserError(f"score.bootstrap.min_runs: must be >= 2, got {boot['min_runs']}")
 
 
+def _check_klom(k):
+    """KLoM's histogram needs two bins and a positive clip; its percentile lies in [0, 100]
+    (the same rules as unlearn.scoring.klom.check, which a stage here must not import)."""
+    if k["bins"] < 2:
+        raise UserError(f"score.klom.bins: must be an integer >= 2, got {k['bins']!r}")
+    if not k["clip"] > 0:
+        raise UserError(f"score.klom.clip: must be > 0, got {k['clip']!r}")
+    if not 0 <= k["percentile"] <= 100:
+        raise UserError(f"score.klom.percentile: must lie in [0, 100], got {k['percentile']}")
+
+
 def validate_params(params, source="params.yaml"):
     """Check the whole params mapping; return it unchanged when it is valid."""
     if not isinstance(params, dict):
@@ -167,6 +180,7 @@ def validate_params(params, source="params.yaml"):
     check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
     if params.get("score"):
         _check_bootstrap(params["score"]["bootstrap"])
+        _check_klom(params["score"]["klom"])
     unlearn = params.get("unlearn")
     if unlearn:
         known = method_names()

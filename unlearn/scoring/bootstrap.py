@@ -1,17 +1,23 @@
-"""Bootstrap uncertainty of the scores: what is resampled, percentile intervals, ranks.
+"""Uncertainty of the scores: how a replicate reweights what was random, intervals, ranks.
 
-What was random in a score, and how a replicate redraws it (all with replacement):
-- the N unlearning runs of a method: N run indices;
-- the reference retrained models: N_ref model indices (the official scorer compares against all
+What was random in a score, and what a replicate reweights:
+- the N unlearning runs of a method: a weight per run;
+- the reference retrained models: a weight per model (the official scorer compares against all
   of them; the local scorer uses one model, whose only randomness is its noise draw);
 - the local scorer's noise draw: a fresh noise seed per replicate;
-- the forget examples: S example indices, applied as a count per example (a replicate's forget
-  quality is the count-weighted mean of the per-example points, so per-example ε computed for a
-  replicate's models serve every example draw of it).
-The draws depend only on (seed, B, N, N_ref, S), never on the method, so with the same seed every
-method's replicate b uses the same run indices (run k of every method shares unlearning seed k),
-the same reference models and the same examples: replicates pair up across methods, and rank
-statistics compare methods replicate by replicate.
+- the forget examples: a weight per example in F's mean.
+Every scorer is one function of weighted models and examples (unlearn/scoring/official.py,
+unlearn/scoring/local.py): the score is that function with every weight 1, a replicate the same
+function with the replicate's weights. Schemes (`score.bootstrap.scheme`):
+- `multinomial`: the classic bootstrap, each weight the number of times an index is drawn
+  with replacement (0, 1, 2, ...; mean 1). A model drawn twice is an exact copy, which the
+  threshold attacks exploit;
+- `bayesian`: Rubin's Bayesian bootstrap, weights n·Dirichlet(1, ..., 1) (positive, mean 1,
+  the same variance as the multinomial's), so no model is copied or dropped.
+The weights depend only on (seed, scheme, B, N, N_ref, S), never on the method, so with the
+same seed every method's replicate b weighs run k (unlearning seed k) alike, the same reference
+models and the same examples: replicates pair up across methods, and rank statistics compare
+methods replicate by replicate.
 """
 from __future__ import annotations
 
@@ -19,68 +25,92 @@ from dataclasses import dataclass
 
 import numpy as np
 
+SCHEMES = ("bayesian", "multinomial")
+
 
 @dataclass(frozen=True)
 class Draws:
-    """Indices of B bootstrap replicates: runs [B, N], refs [B, N_ref], example counts [B, S]
-    (each row sums to S), and one noise seed per replicate [B]."""
+    """Weights of B replicates: runs [B, N], refs [B, N_ref], examples [B, S] (each >= 0, mean 1
+    per row), and one noise seed per replicate [B]."""
     runs: np.ndarray
     refs: np.ndarray
-    example_counts: np.ndarray
+    examples: np.ndarray
     noise_seeds: np.ndarray
 
     @property
     def resamples(self) -> int:
         return self.runs.shape[0]
 
+    def one_reference(self) -> np.ndarray:
+        """[B] one reference model per replicate, drawn with probabilities ∝ the replicate's
+        reference weights, for a scorer that compares with a single reference model (the local
+        one): which model was trained is random too. Seeded by the replicate's noise seed."""
+        p = self.refs / self.refs.sum(axis=1, keepdims=True)
+        return np.array([np.random.default_rng([int(seed), 1]).choice(p.shape[1], p=row)
+                         for seed, row in zip(self.noise_seeds, p)])
 
-def check_settings(resamples, level) -> None:
+
+def check_settings(resamples, level, scheme="multinomial") -> None:
     """ValueError naming the setting when a bootstrap can't be run with it."""
     if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
         raise ValueError(f"resamples: must be an integer >= 1, got {resamples!r}")
     if not 0 < level < 1:
         raise ValueError(f"level: must lie strictly between 0 and 1, got {level!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: {scheme!r} unknown; choose from {', '.join(SCHEMES)}")
 
 
-def draw(seed: int, resamples: int, n_runs: int, n_refs: int, n_examples: int) -> Draws:
-    """The replicates' draws, deterministic in (seed, sizes); each kind of draw has its own
-    stream (numpy SeedSequence.spawn), so e.g. adding reference models leaves the run draws as
-    they were."""
-    check_settings(resamples, 0.5)
+def _weights(rng, b, n, scheme):
+    if scheme == "bayesian":
+        e = rng.standard_exponential((b, n))
+        return n * e / e.sum(axis=1, keepdims=True)
+    drawn = rng.integers(0, n, (b, n))
+    counts = np.zeros((b, n))
+    np.add.at(counts, (np.arange(b)[:, None], drawn), 1)
+    return counts
+
+
+def draw(seed: int, resamples: int, n_runs: int, n_refs: int, n_examples: int,
+         scheme: str = "multinomial", resample_examples: bool = True) -> Draws:
+    """The replicates' weights, deterministic in (seed, scheme, sizes); each kind has its own
+    stream (numpy SeedSequence.spawn), so e.g. adding reference models leaves the run weights
+    as they were. resample_examples=False keeps every example at weight 1."""
+    check_settings(resamples, 0.5, scheme)
     for name, k in (("n_runs", n_runs), ("n_refs", n_refs), ("n_examples", n_examples)):
         if k < 1:
             raise ValueError(f"{name}: must be >= 1, got {k}")
     runs_ss, refs_ss, ex_ss, noise_ss = np.random.SeedSequence(seed).spawn(4)
     b = int(resamples)
-    runs = np.random.default_rng(runs_ss).integers(0, n_runs, (b, n_runs))
-    refs = np.random.default_rng(refs_ss).integers(0, n_refs, (b, n_refs))
-    ex = np.random.default_rng(ex_ss).integers(0, n_examples, (b, n_examples))
-    counts = np.zeros((b, n_examples), np.int64)
-    np.add.at(counts, (np.arange(b)[:, None], ex), 1)
+    runs = _weights(np.random.default_rng(runs_ss), b, n_runs, scheme)
+    refs = _weights(np.random.default_rng(refs_ss), b, n_refs, scheme)
+    examples = _weights(np.random.default_rng(ex_ss), b, n_examples, scheme)
+    if not resample_examples:
+        examples = np.ones_like(examples)
     noise = np.random.default_rng(noise_ss).integers(0, 2 ** 63 - 1, b)
-    return Draws(runs, refs, counts, noise)
+    return Draws(runs, refs, examples, noise)
 
 
-def weighted_means(per_example, counts) -> np.ndarray:
-    """Replicate b's mean of per_example[b] [B, S] over its example draw (counts [B, S])."""
-    counts = np.asarray(counts)
-    return (np.asarray(per_example, np.float64) * counts).sum(axis=1) / counts.sum(axis=1)
+def weighted_means(values, weights) -> np.ndarray:
+    """Replicate b's weighted mean of values[b] ([B, K], or [1, K] shared) with weights [B, K]."""
+    weights = np.asarray(weights, np.float64)
+    return (np.asarray(values, np.float64) * weights).sum(axis=1) / weights.sum(axis=1)
 
 
 def score_replicates(quality, draws: Draws, retain_u, test_u, retain_r, test_r, *,
-                     resample_refs: bool) -> np.ndarray:
-    """Final score [B] per replicate: F_b × (mean RA_U / mean RA_R) × (mean TA_U / mean TA_R),
-    the unlearned means over the replicate's drawn runs, the reference means over its drawn
-    reference models (resample_refs) or over the given ones as they are (the local scorer's one
-    model). Accuracies are per model, [N] and [N_ref]."""
-    runs = draws.runs
-    ra_u = np.asarray(retain_u, np.float64)[runs].mean(axis=1)
-    ta_u = np.asarray(test_u, np.float64)[runs].mean(axis=1)
+                     resample_refs: bool, ref_index=None) -> np.ndarray:
+    """Final score [B] per replicate: F_b × (RA_U / RA_R) × (TA_U / TA_R), the unlearned means
+    weighted by the replicate's run weights, the reference means by its reference weights
+    (resample_refs), or the one reference model ref_index [B] of each replicate, or plain over
+    the given models. Accuracies are per model, [N] and [N_ref]."""
+    ra_u = weighted_means(np.asarray(retain_u, np.float64)[None], draws.runs)
+    ta_u = weighted_means(np.asarray(test_u, np.float64)[None], draws.runs)
     ra_r, ta_r = np.asarray(retain_r, np.float64), np.asarray(test_r, np.float64)
     if resample_refs:
-        ra_r, ta_r = ra_r[draws.refs].mean(axis=1), ta_r[draws.refs].mean(axis=1)
+        ra_r, ta_r = weighted_means(ra_r[None], draws.refs), weighted_means(ta_r[None], draws.refs)
+    elif ref_index is not None:
+        ra_r, ta_r = ra_r[ref_index], ta_r[ref_index]
     else:
-        ra_r, ta_r = np.full(runs.shape[0], ra_r.mean()), np.full(runs.shape[0], ta_r.mean())
+        ra_r, ta_r = np.full(draws.resamples, ra_r.mean()), np.full(draws.resamples, ta_r.mean())
     if (ra_r <= 0).any() or (ta_r <= 0).any():
         raise ValueError("reference accuracy: a replicate's mean is 0 (it divides)")
     return np.asarray(quality, np.float64) * (ra_u / ra_r) * (ta_u / ta_r)

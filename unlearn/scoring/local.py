@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from unlearn.scoring.local_attacks import logreg_rates, threshold_rates
 from unlearn.scoring.official import (DELTA, EPSILON_CAP, _epsilons, _float_array, _label_index,
                                _labels, _model_pair, logit_scaled_confidence,
                                official_bucket_count, official_epsilons, official_forget_quality,
@@ -52,13 +53,19 @@ def per_example_cross_entropy(logits, labels) -> np.ndarray:
     return lse - np.take_along_axis(x, _label_index(x, y), axis=-1)[..., 0]
 
 
-def local_noise_std(unlearned_stats, divisor: float = 10.0) -> float:
-    """s = std(all unlearned statistics) / divisor, 10 as published (population std); see
+def local_noise_std(unlearned_stats, divisor: float = 10.0, run_weights=None) -> float:
+    """s = std(all unlearned statistics) / divisor, 10 as published (population std); with
+    run_weights [N], each run's statistics weighted (a bootstrap replicate); see
     docs/scoring.md#local-statistic-and-noisy-copies."""
     a = _float_array(unlearned_stats, "unlearned_stats", min_ndim=1)
     if a.size == 0:
         raise ValueError("unlearned_stats: empty")
-    return float(np.std(a) / divisor)
+    if run_weights is None:
+        return float(np.std(a) / divisor)
+    w = np.broadcast_to(np.asarray(run_weights, np.float64).reshape((-1,) + (1,) * (a.ndim - 1)),
+                        a.shape)
+    mean = np.average(a, weights=w)
+    return float(np.sqrt(np.average((a - mean) ** 2, weights=w)) / divisor)
 
 
 def noisy_retrained_statistics(retrained_logits, n_copies: int, noise_std: float,
@@ -114,51 +121,74 @@ def _quiet_fast_sklearn():
         yield
 
 
-def _logreg_rates(x, y, splits) -> tuple[float, float]:
-    """Mean test FPR and FNR of LogisticRegression() over the splits (the notebook's cross_validate)."""
-    from sklearn.linear_model import LogisticRegression
-    fprs, fnrs = [], []
-    for tr, te in splits:
-        pred = LogisticRegression().fit(x[tr], y[tr]).predict(x[te])
-        yt = y[te]
-        fprs.append(np.sum((pred == 1) & (yt == 0)) / np.sum(yt == 0))
-        fnrs.append(np.sum((pred == 0) & (yt == 1)) / np.sum(yt == 1))
-    return float(np.mean(fprs)), float(np.mean(fnrs))
+_CHUNK = 20000           # problems per batch: bounds the [problems, 2N] work arrays
 
 
-def local_epsilons(unlearned_stats, retrained_stats, *, delta: float = LOCAL_DELTA,
-                   n_splits: int = 3, random_state=0, test_size=None) -> np.ndarray:
-    """Per-example ε [S] of the local scorer from [N, S] statistics
-    (docs/scoring.md#per-example-epsilon-local).
+def _stack(stats, name):
+    """[B, N, S] from [N, S] (B = 1) or [B, N, S] statistics."""
+    a = _float_array(stats, name, min_ndim=2)
+    return a[None] if a.ndim == 2 else a
+
+
+def local_epsilons(unlearned_stats, retrained_stats, *, weights_u=None, weights_r=None,
+                   delta: float = LOCAL_DELTA, n_splits: int = 3, random_state=0,
+                   test_size=None, examples=None) -> np.ndarray:
+    """Per-example ε of the local scorer (docs/scoring.md#per-example-epsilon-local): from [N, S]
+    statistics → [S]; from [B, N, S] (either side) or [B, N] weights → [B, S].
 
     Label 1 = unlearned, 0 = retrained. Attacks: every pooled value t as a threshold (predict 1
-    when value > t), and a logistic regression on the value (rates averaged over the splits).
-    test_size=None is the notebook's (sklearn's default 0.1, which needs N ≥ 10 per side to
-    leave two test examples); smaller N needs a larger share, e.g. 0.34 for N = 3."""
-    u, r = _model_pair(unlearned_stats, retrained_stats, "unlearned_stats", "retrained_stats")
+    when value > t), and a logistic regression on the value (rates averaged over the splits),
+    both on weighted samples (unlearn/scoring/local_attacks.py; weights None = all 1, the
+    scorer itself). test_size=None is the notebook's (sklearn's default 0.1, which needs N ≥ 10
+    per side to leave two test examples); smaller N needs a larger share, e.g. 0.34 for N = 3.
+    examples: optional [B, S] bool, ε computed only where True (elsewhere 0)."""
+    u, r = _stack(unlearned_stats, "unlearned_stats"), _stack(retrained_stats, "retrained_stats")
+    if u.shape[1:] != r.shape[1:]:
+        raise ValueError(f"unlearned_stats {u.shape[1:]} and retrained_stats {r.shape[1:]}: "
+                         "shapes differ (both must be [N models, S examples])")
+    _model_pair(u[0], r[0], "unlearned_stats", "retrained_stats")
     if not 0 <= delta < 1:
         raise ValueError(f"delta: must lie in [0, 1), got {delta}")
-    n, s = u.shape
-    y, splits = _shuffle_splits(n, n_splits, random_state, "local_epsilons", test_size)
-    out = np.zeros(s)                               # the notebook's list starts from [0.]
-    us, rs = np.sort(u, axis=0), np.sort(r, axis=0)
-    with _quiet_fast_sklearn():
-        for i in range(s):
-            t = np.sort(np.concatenate([rs[:, i], us[:, i]]))
-            fpr = (n - np.searchsorted(rs[:, i], t, side="right")) / n   # retrained > t
-            fnr = np.searchsorted(us[:, i], t, side="right") / n         # unlearned <= t
-            x = np.concatenate([r[:, i], u[:, i]])[:, None]
-            lr_fpr, lr_fnr = _logreg_rates(x, y, splits)
-            eps = _attack_eps(np.append(fpr, lr_fpr), np.append(fnr, lr_fnr), delta)
-            out[i] = max(0.0, float(eps.max()))
-    return out
+    n, s = u.shape[1:]
+    w_u = np.ones((1, n)) if weights_u is None else np.atleast_2d(np.asarray(weights_u, float))
+    w_r = np.ones((1, n)) if weights_r is None else np.atleast_2d(np.asarray(weights_r, float))
+    b = max(len(u), len(r), len(w_u), len(w_r))
+    _, splits = _shuffle_splits(n, n_splits, random_state, "local_epsilons", test_size)
+    mask = np.ones((b, s), bool) if examples is None else np.asarray(examples, bool)
+    rep, ex = np.nonzero(mask)                    # one problem per (replicate, example)
+
+    def pick(a, k):                               # rows of a [1 or B, ...] for replicates k
+        return a[k if len(a) == b else np.zeros_like(k)]
+    out = np.zeros((b, s))
+    for k0 in range(0, rep.size, _CHUNK):
+        rep_c, ex_c = rep[k0:k0 + _CHUNK], ex[k0:k0 + _CHUNK]
+        uc = u[rep_c if len(u) == b else np.zeros_like(rep_c), :, ex_c]       # [K, N]
+        rc = r[rep_c if len(r) == b else np.zeros_like(rep_c), :, ex_c]
+        wu, wr = pick(w_u, rep_c), pick(w_r, rep_c)
+        fpr, fnr = threshold_rates(rc, uc, wr, wu)
+        lr_fpr, lr_fnr = logreg_rates(rc, uc, wr, wu, splits)
+        eps = _attack_eps(np.concatenate([fpr, lr_fpr[:, None]], axis=1),
+                          np.concatenate([fnr, lr_fnr[:, None]], axis=1), delta)
+        eps[:, -1] = np.where(np.isnan(lr_fpr), -np.inf, eps[:, -1])   # no split gave a rate
+        out[rep_c, ex_c] = np.maximum(0.0, eps.max(axis=1))    # the notebook starts from [0.]
+    batched = any(np.ndim(x) == 3 for x in (unlearned_stats, retrained_stats)) or any(
+        x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
+    return out if batched else out[0]
 
 
-def local_forget_quality(epsilons) -> float:
-    """F = mean of 2 / 2^n, n = numpy.digitize(ε, [0, 0.5, …, 6.0]); ε = 0 scores 1
-    (docs/scoring.md#buckets-local)."""
-    eps = _epsilons(epsilons)
-    return float(np.mean(2.0 / 2.0 ** np.digitize(eps, _LOCAL_BIN_EDGES)))
+def local_points(epsilons) -> np.ndarray:
+    """Points per example, 2 / 2^n with n = numpy.digitize(ε, [0, 0.5, …, 6.0]); ε = 0 scores 1
+    (docs/scoring.md#buckets-local); any shape."""
+    return 2.0 / 2.0 ** np.digitize(np.asarray(epsilons, np.float64), _LOCAL_BIN_EDGES)
+
+
+def local_forget_quality(epsilons, example_weights=None):
+    """F = the (weighted) mean of the examples' points: ε [S] → F, or [B, S] with
+    example_weights [B, S] → F [B] (docs/scoring.md#buckets-local)."""
+    if example_weights is None:
+        return float(np.mean(local_points(_epsilons(epsilons))))
+    w = np.asarray(example_weights, np.float64)
+    return (local_points(epsilons) * w).sum(axis=-1) / w.sum(axis=-1)
 
 
 def final_score(forget_quality, retain_acc_u, test_acc_u, retain_acc_r, test_acc_r) -> float:

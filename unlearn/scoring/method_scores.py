@@ -12,13 +12,14 @@ says why.
 import numpy as np
 import torch
 
-from unlearn.scoring import bootstrap, local as scoring
-from unlearn.scoring.bootstrap_local import local_quality_replicates
-from unlearn.scoring.bootstrap_official import official_quality_replicates
+from unlearn.scoring import bootstrap, klom, local as scoring
+from unlearn.scoring.replicates import local_quality_replicates, official_quality_replicates
 from unlearn.core.errors import UserError
 from unlearn.core.metrics import accuracy
 
-CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score")
+CI_NAMES = ("forget_quality", "score", "official_forget_quality", "official_score",
+            "klom_forget", "klom_retain", "klom_test", "tow")
+KLOM_SPLITS = ("forget", "retain", "test")
 
 
 def _acc(logits, labels):
@@ -51,11 +52,11 @@ def local_test_size(test_size, n_runs):
     return None if n_runs >= 10 else 2  # an int is a count for StratifiedShuffleSplit
 
 
-def _score_replicates(f_reps, draws, run_acc, ref_acc, resample_refs):
+def _score_replicates(f_reps, draws, run_acc, ref_acc, resample_refs, ref_index=None):
     try:
         return bootstrap.score_replicates(f_reps, draws, run_acc["retain"], run_acc["test"],
                                           ref_acc["retain"], ref_acc["test"],
-                                          resample_refs=resample_refs)
+                                          resample_refs=resample_refs, ref_index=ref_index)
     except ValueError as e:
         raise UserError(f"score.bootstrap: {e}") from None
 
@@ -85,6 +86,73 @@ def add_intervals(m, replicates, boot):
 
 
 
+def local_scores(forget_u, ref_forgets, run_acc, ref_acc, cfg, draws=None):
+    """The local scorer on one method's runs: (F, score, per-example ε, F replicates, score
+    replicates); the replicates are None without draws. forget_u [N, S, C] and ref_forgets
+    [N_ref, S, C] are float64 numpy logits, accuracies per model. The score compares with the
+    first reference model, as the study's notebook; each replicate with one reference model
+    drawn by its reference weights (which model was trained is random too)."""
+    ref_forget = ref_forgets[0]
+    n = forget_u.shape[0]
+    local = cfg["local"]
+    kw = dict(delta=local["delta"], n_splits=local["n_splits"],
+              test_size=local_test_size(local["test_size"], n))
+    u_stats = scoring.local_statistic(forget_u)
+    std = scoring.local_noise_std(u_stats, local["noise_divisor"])
+    r_stats = scoring.noisy_retrained_statistics(ref_forget, n, std, local["noise_seed"])
+    eps = scoring.local_epsilons(u_stats, r_stats, **kw)
+    f = scoring.local_forget_quality(eps)
+    score = scoring.final_score(f, np.mean(run_acc["retain"]), np.mean(run_acc["test"]),
+                                ref_acc["retain"][0], ref_acc["test"][0])
+    if draws is None:
+        return f, score, eps, None, None
+    ref_index = draws.one_reference()
+    f_reps = local_quality_replicates(u_stats, ref_forgets, draws, ref_index=ref_index,
+                                      noise_divisor=local["noise_divisor"], **kw)
+    return f, score, eps, f_reps, _score_replicates(f_reps, draws, run_acc, ref_acc, False,
+                                                    ref_index)
+
+
+def official_scores(forget_u, forget_refs, labels, run_acc, ref_acc, cfg, draws=None):
+    """The competition metric on one method's runs against every reference model: (F, score,
+    per-example ε, F replicates, score replicates). forget_u [N, S, C], forget_refs [N, S, C]."""
+    u_conf = scoring.logit_scaled_confidence(forget_u, labels)
+    r_conf = scoring.logit_scaled_confidence(forget_refs, labels)
+    delta = cfg["official"]["delta"]
+    f, eps = scoring.official_forget_quality(u_conf, r_conf, delta=delta, return_epsilons=True)
+    score = scoring.final_score(f, np.mean(run_acc["retain"]), np.mean(run_acc["test"]),
+                                np.mean(ref_acc["retain"]), np.mean(ref_acc["test"]))
+    if draws is None:
+        return f, score, eps, None, None
+    f_reps = official_quality_replicates(u_conf, r_conf, draws, delta=delta)
+    return f, score, eps, f_reps, _score_replicates(f_reps, draws, run_acc, ref_acc, True)
+
+
+def klom_and_tow(run_logits, ref_logits, labels, cfg, draws=None):
+    """{name: (value, replicates or None)} for KLoM on forget, retain and test (the runs
+    against every reference model) and ToW, with the replicates' model weights (and, on the
+    forget split, their example weights). run_logits: split -> [N, S, C] tensors; ref_logits:
+    one split -> [S, C] dict per reference model."""
+    k = cfg.get("klom", {})
+    kw = dict(bins=k.get("bins", klom.BINS), clip=k.get("clip", klom.CLIP),
+              percentile=k.get("percentile", klom.PERCENTILE))
+    out = {}
+    for split in KLOM_SPLITS:
+        u = run_logits[split].double().numpy()
+        r = np.stack([ref[split].double().numpy() for ref in ref_logits])
+        y = labels[split].numpy()
+        value = klom.klom(u, r, y, **kw)
+        reps = None if draws is None else klom.klom(
+            u, r, y, weights_u=draws.runs, weights_r=draws.refs,
+            example_weights=draws.examples if split == "forget" else None, **kw)
+        out[f"klom_{split}"] = (value, reps)
+    acc_u = {s: _acc(run_logits[s], labels[s]) for s in KLOM_SPLITS}
+    acc_r = {s: [accuracy(ref[s], labels[s]) for ref in ref_logits] for s in KLOM_SPLITS}
+    out["tow"] = (float(klom.tow(acc_u, acc_r)),
+                  None if draws is None else klom.tow(acc_u, acc_r, draws.runs, draws.refs))
+    return out
+
+
 def score_runs(method, run_logits, labels, refs, cfg):
     """Metrics (dict) and bootstrap replicates (dict or None) of one method.
 
@@ -92,7 +160,7 @@ def score_runs(method, run_logits, labels, refs, cfg):
     refs: one {"logits": split -> [S, C], "labels": ...} per reference model;
     cfg: the `score` params section.
     """
-    U, labels, diverged = sanitize(run_logits), labels, diverged_runs(run_logits)
+    U, diverged = sanitize(run_logits), diverged_runs(run_logits)
     n = len(next(iter(run_logits.values())))
     m = {"method": method, "n_runs": n, "diverged_runs": diverged, "n_reference": len(refs),
          "scorer": cfg["scorer"]}
@@ -101,58 +169,37 @@ def score_runs(method, run_logits, labels, refs, cfg):
     ref_acc = {s: [accuracy(r["logits"][s], r["labels"][s]) for r in refs] for s in ("retain", "test")}
     m["reference_retain_acc"], m["reference_test_acc"] = (float(np.mean(ref_acc["retain"])),
                                                           float(np.mean(ref_acc["test"])))
-    eps_columns = {}
     boot = cfg["bootstrap"]
     draws = None
     if n >= boot["min_runs"]:
         draws = bootstrap.draw(boot["seed"], boot["resamples"], n, len(refs),
-                               len(labels["forget"]))
-    replicates = {}
+                               len(labels["forget"]), boot["scheme"], boot["resample_examples"])
     run_acc = {split: _acc(U[split], labels[split]) for split in ("retain", "test")}
-
+    forget_u = U["forget"].double().numpy()
+    eps_columns, replicates = {}, {}
+    results = {}
     if cfg["scorer"] in ("local", "both"):
-        local = cfg["local"]
-        u_stats = scoring.local_statistic(U["forget"].double().numpy())
-        std = scoring.local_noise_std(u_stats, local["noise_divisor"])
-        r_stats = scoring.noisy_retrained_statistics(refs[0]["logits"]["forget"].double().numpy(),
-                                                     n, std, local["noise_seed"])
-        eps = scoring.local_epsilons(u_stats, r_stats, delta=local["delta"],
-                                     n_splits=local["n_splits"],
-                                     test_size=local_test_size(local["test_size"], n))
-        m["local_forget_quality"] = scoring.local_forget_quality(eps)
-        m["local_score"] = scoring.final_score(
-            m["local_forget_quality"], m["retain_acc"], m["test_acc"],
-            ref_acc["retain"][0], ref_acc["test"][0])
-        eps_columns["local"] = eps
-        if draws is not None:
-            f_reps = local_quality_replicates(
-                u_stats, refs[0]["logits"]["forget"].double().numpy(), draws,
-                noise_divisor=local["noise_divisor"], delta=local["delta"],
-                n_splits=local["n_splits"], test_size=local_test_size(local["test_size"], n))
-            replicates["local_forget_quality"] = f_reps
-            replicates["local_score"] = _score_replicates(
-                f_reps, draws, run_acc, {k: v[:1] for k, v in ref_acc.items()}, False)
-
+        results["local"] = local_scores(
+            forget_u, np.stack([r["logits"]["forget"].double().numpy() for r in refs]),
+            run_acc, ref_acc, cfg, draws)
     if cfg["scorer"] in ("official", "both"):
         if len(refs) != n:
             raise UserError(f"retrain.seeds: the official scorer needs as many reference models "
                             f"as unlearning runs (unlearn.seeds), got {len(refs)} vs {n}")
-        y = labels["forget"].numpy()
-        u_conf = scoring.logit_scaled_confidence(U["forget"].double().numpy(), y)
-        r_conf = scoring.logit_scaled_confidence(
-            np.stack([r["logits"]["forget"].double().numpy() for r in refs]), y)
-        f, eps = scoring.official_forget_quality(u_conf, r_conf, delta=cfg["official"]["delta"],
-                                                 return_epsilons=True)
-        m["official_forget_quality"] = f
-        m["official_score"] = scoring.final_score(f, m["retain_acc"], m["test_acc"],
-                                                  m["reference_retain_acc"], m["reference_test_acc"])
-        eps_columns["official"] = eps
+        results["official"] = official_scores(
+            forget_u, np.stack([r["logits"]["forget"].double().numpy() for r in refs]),
+            labels["forget"].numpy(), run_acc, ref_acc, cfg, draws)
+    for scorer, (f, score, eps, f_reps, s_reps) in results.items():
+        m[f"{scorer}_forget_quality"], m[f"{scorer}_score"] = f, score
+        eps_columns[scorer] = eps
         if draws is not None:
-            f_reps = official_quality_replicates(u_conf, r_conf, draws,
-                                                 delta=cfg["official"]["delta"])
-            replicates["official_forget_quality"] = f_reps
-            replicates["official_score"] = _score_replicates(f_reps, draws, run_acc, ref_acc,
-                                                             True)
+            replicates[f"{scorer}_forget_quality"], replicates[f"{scorer}_score"] = f_reps, s_reps
+
+    agreement = klom_and_tow(U, [r["logits"] for r in refs], labels, cfg, draws)
+    for name, (value, reps) in agreement.items():
+        m[name] = value
+        if draws is not None:
+            replicates[name] = reps
 
     primary = "local" if cfg["scorer"] in ("local", "both") else "official"
     m["forget_quality"] = m[f"{primary}_forget_quality"]

@@ -1,5 +1,5 @@
-"""The NeurIPS-2023 unlearning-competition metric, exact and fast, numpy only
-(docs/scoring.md#official-score).
+"""The NeurIPS-2023 unlearning-competition metric over weighted models and examples, exact,
+numpy only (docs/scoring.md#official-score).
 
 Ported from Google DeepMind's published evaluation, `metric.py` of
 https://github.com/google-deepmind/unlearning_evaluation at commit
@@ -11,10 +11,16 @@ differences:
 - when every rule of both families is discarded, ε = 0 (the reference dies on
   `assert thr_eps`, which also fails whenever more than one rule survives: a NumPy array of
   several values has no truth value; this port takes the maximum the reference computes next);
-- no dense N × thresholds tile: each sample is sorted once and every rule's counts come from
-  binary search (or, for the ~160k double-threshold rules per example, an exact bin table, see
-  `_double_family`), which gives the same counts, hence the same ε, as the dense comparison.
-About 2 ms per example at N = 512 on two CPU cores, against seconds for the dense form.
+- no dense N × thresholds tile: each example's pooled confidences are sorted once and every rule
+  is reduced to the gap or pair of gaps of that order it selects (unlearn/scoring/official_rules.py),
+  which gives the same counts, hence the same ε, as the dense comparison.
+
+One engine serves the score and its resamples: every model carries a weight (1 for the metric
+itself), a rule's FNR and FPR are weight sums over each side's total, the median that picks
+"pos" is the weighted median, and a model of weight 0 is left out (the grids follow the
+extremes of the models that remain). Integer weights are exactly a resample with replacement
+(weight k = the model k times; tests/test_bootstrap_official.py), Dirichlet weights a Bayesian
+bootstrap (unlearn/scoring/bootstrap.py). Examples carry weights in F's mean.
 """
 from __future__ import annotations
 
@@ -22,12 +28,10 @@ import math
 
 import numpy as np
 
+from unlearn.scoring.official_rules import double_pairs, single_gaps
+
 DELTA = 1e-5
 EPSILON_CAP = 50.0
-_TABLE_MAX_N = 1023          # (2N+1)^2 float64 ε look-up table stays ≤ 32 MiB; larger N: per rule
-_CHUNK_EXAMPLES = 256        # examples sorted together; bounds the [chunk, 2N] work arrays
-_MAX_RULES_PER_BLOCK = 1 << 18   # double-threshold rules evaluated at once (~2 MiB per array)
-_BINS_PER_VALUE = 16         # bins per pooled conf in `_double_family`: few queries need a search
 
 
 def _float_array(x, name: str, ndim: int | None = None, min_ndim: int = 0) -> np.ndarray:
@@ -101,147 +105,154 @@ def logit_scaled_confidence(logits, labels) -> np.ndarray:
     return np.log(p_correct + 1e-45) - np.log(p.sum(axis=-1) + 1e-45)
 
 
-def _rule_eps(fn, fp, n: int, delta: float) -> np.ndarray:
-    """ε of decision rules from their false-negative / false-positive counts out of n each.
+def _rule_eps(fn, fp, tot_pos, tot_neg, delta: float) -> np.ndarray:
+    """ε of decision rules from their false-negative / false-positive weights out of the two
+    sides' total weights (counts out of N when every model weighs 1).
 
     +inf when both are 0; −inf (= discarded) when exactly one is 0 or when both logs are undefined
     (FPR and FNR near 1: the reference's nanmax gives NaN and drops the rule)."""
     fn = np.asarray(fn, dtype=np.float64)
     fp = np.asarray(fp, dtype=np.float64)
-    fnr, fpr = fn / n, fp / n
+    fnr, fpr = fn / tot_pos, fp / tot_neg
     with np.errstate(divide="ignore", invalid="ignore"):
         e = np.fmax(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr))
-    e = np.where(np.isnan(e) | (fn == 0) | (fp == 0), -np.inf, e)
-    return np.where((fn == 0) & (fp == 0), np.inf, e)
+    e = np.where(np.isnan(e) | (fn <= 0) | (fp <= 0), -np.inf, e)
+    return np.where((fn <= 0) & (fp <= 0), np.inf, e)
 
 
-class _EpsOfCodes:
-    """max ε over rules coded fn·W + (fp + N), W = 2N + 1, by table look-up while N is small.
-
-    The double family counts tp = #pos2 <= r − #pos2 < l (fp alike), which goes negative for an
-    empty interval (l > r); codes therefore span fn ∈ [0, 2N], fp ∈ [−N, N], and a negative count,
-    like the dense rule's empty selection (fn = N, fp = 0), is discarded."""
-
-    def __init__(self, n: int, delta: float):
-        self.n, self.delta, self.w = n, delta, 2 * n + 1
-        self.table = None
-        if n <= _TABLE_MAX_N:
-            k = np.arange(self.w)
-            self.table = self._eval(k[:, None], k[None, :]).ravel()
-
-    def _eval(self, fn, fp_off):
-        fp = fp_off - self.n
-        e = _rule_eps(np.minimum(fn, self.n), np.maximum(fp, 0), self.n, self.delta)
-        return np.where((fn > self.n) | (fp < 0), -np.inf, e)
-
-    def max(self, codes: np.ndarray) -> float:
-        if codes.size == 0:
-            return -np.inf
-        if self.table is not None:
-            return float(self.table[codes].max())
-        return float(self._eval(*np.divmod(codes, self.w)).max())
+def _weighted_median(z, cum):
+    """Per row, the median of one side's values in the sorted z with the weights whose cumulative
+    sums are cum [B, V + 1]: the mean of the lowest value at which half the weight is reached and
+    the lowest past it; np.median when every weight is 1 (also for integer multiplicities)."""
+    half = cum[:, -1:] / 2
+    lo = np.argmax(cum[:, 1:] >= half, axis=1)
+    hi = np.argmax(cum[:, 1:] > half, axis=1)
+    return (z[lo] + z[hi]) / 2
 
 
-_NEAR = -(1 << 62)      # code marking a query that shares a bin with a conf: needs a search
+def _extremes(z, drawn):
+    """(lowest, highest) value of z [V] with a positive weight, per row of drawn [B, V]."""
+    return z[np.argmax(drawn, 1)], z[z.size - 1 - np.argmax(drawn[:, ::-1], 1)]
 
 
-def _double_family(z, p2, width, right, buffer, n_left, ev, cap) -> float:
-    """max ε of the double-threshold rules (l <= c <= r predicts pos2); z sorted pooled confs,
-    p2[m] = #pos2 among z[:m]. Rules are never tiled against the N confs: #confs < l comes from
-    a monotone bin map (a conf in a lower bin is smaller, in a higher bin larger), so a query alone
-    in its bin reads the count from a cumulative table; the few sharing a bin are binary-searched."""
-    n, w = (z.size // 2), ev.w
-    m_all = np.arange(z.size + 1)
-    big_m = np.searchsorted(z, right, side="right")           # #confs <= r
-    a = p2[big_m]
-    # tp = a − p2[m], fp = (big_m − a) − (m − p2[m]); code = (n − tp)·w + fp + n = c_row + d_m[m]
-    c_row = (n - a) * w + (big_m - a) + n
-    d_m = p2 * (w + 1) - m_all
-    # Left thresholds as np.linspace(r − w − b, r − w + b, n_left) row by row (same operations:
-    # k·step + start, last = stop), built per block to bound memory.
-    starts, stops = right - width - buffer, right - width + buffer
-    kk = np.arange(n_left, dtype=np.float64)
-    step = (stops - starts) / (n_left - 1) if n_left > 1 else np.zeros_like(starts)
+class _Side:
+    """One side's weights over the sorted values: prefix and suffix sums (a count of models on
+    either side of a threshold is a sum of one or two of them, never a difference, so no
+    rounding turns an empty side into a tiny positive rate) and prefix counts of the models
+    that weigh anything (which say exactly when a side is empty)."""
 
-    def exact_left(rows, cols):
-        q = cols * step[rows] + starts[rows]
-        return np.where(cols == n_left - 1, stops[rows], q) if n_left > 1 else q
+    def __init__(self, w):
+        b, v = w.shape
+        self.pre = np.zeros((b, v + 1))
+        np.cumsum(w, axis=1, out=self.pre[:, 1:])
+        self.suf = np.zeros((b, v + 1))
+        np.cumsum(w[:, ::-1], axis=1, out=self.suf[:, -2::-1])
+        self.cnt = np.zeros((b, v + 1), np.int64)
+        np.cumsum(w > 0, axis=1, out=self.cnt[:, 1:])
+        self.total = self.pre[:, -1:]
 
-    lo, hi = starts[0], stops[-1]       # every left threshold lies in [lo, hi]
-    nbins = _BINS_PER_VALUE * z.size
-    scale = nbins / (hi - lo) if hi > lo else math.inf
-    db = None
-    if math.isfinite(scale):
-        zb = (z - lo) * scale
-        np.clip(zb, 0, nbins + 1, out=zb)
-        cnt = np.bincount(zb.astype(np.intp), minlength=nbins + 2)   # truncation: monotone
-        db = d_m[np.cumsum(cnt) - cnt]
-        db[cnt > 0] = _NEAR
-    best = -np.inf
-    per = max(1, _MAX_RULES_PER_BLOCK // n_left)
-    for j0 in range(0, right.size, per):
-        rows = np.arange(j0, min(j0 + per, right.size))
-        if db is None:
-            q = exact_left(rows[:, None], kk[None, :])
-            codes = c_row[rows, None] + d_m[np.searchsorted(z, q, side="left")]
-        else:
-            q = kk[None, :] * step[rows, None]
-            q += starts[rows, None]
-            if n_left > 1:
-                q[:, -1] = stops[rows]
-            q -= lo
-            q *= scale
-            codes = db[q.astype(np.intp)]
-            codes += c_row[rows, None]
-            near = np.flatnonzero(codes < 0)
-            if near.size:
-                r_i, k_i = np.divmod(near, n_left)
-                m = np.searchsorted(z, exact_left(rows[r_i], kk[k_i]), side="left")
-                codes.flat[near] = c_row[rows[r_i]] + d_m[m]
-        best = max(best, ev.max(codes))
-        if best >= cap:         # the result is clipped to cap: no need to look further
-            break
-    return best
+    def pick(self, rows_mask, other):
+        """This side where rows_mask, else `other`'s, row by row."""
+        out = _Side.__new__(_Side)
+        for k in ("pre", "suf", "cnt", "total"):
+            out.__dict__[k] = np.where(rows_mask[:, None], self.__dict__[k], other.__dict__[k])
+        return out
+
+    def below(self, g):
+        """Weight and count of this side's values among the first g sorted values."""
+        return np.take_along_axis(self.pre, g, 1), np.take_along_axis(self.cnt, g, 1)
+
+    def from_(self, g):
+        """Weight and count of this side's values from sorted index g on."""
+        c = self.cnt[:, -1:] - np.take_along_axis(self.cnt, g, 1)
+        return np.take_along_axis(self.suf, g, 1), c
 
 
-def _example_eps(ps, ns, z, cpos, ev: _EpsOfCodes, grid: float, buffer: float, n_left: int,
-                 cap: float) -> float:
-    """Uncapped ε of one example: ps/ns sorted pos/neg confs, z the sorted pooled confs,
-    cpos[m] the number of pos among z[:m] (exact wherever m ends a run of equal values, the only
-    places it is read)."""
-    n = ps.size
-    best = -np.inf
-    # Single threshold, reference `_get_single_threshold_rates`: predict pos when c >= t.
-    lo, hi = z[0], z[-1]
-    n_thr = int(math.ceil((hi - lo) * grid))
-    if n_thr > 0:
-        m = np.searchsorted(z, np.linspace(lo, hi, n_thr), side="left")    # #confs < t
-        # fn = #pos < t = cpos[m]; fp = #neg >= t = n − (m − cpos[m])
-        best = ev.max(cpos[m] * (ev.w + 1) + (2 * n - m))
-        if best >= cap:
-            return best
-    # Double threshold, reference `_get_double_threshold_rates`: "pos" becomes the sample with the
-    # smaller range (on equal ranges the reference swaps: the smaller-median one).
-    dp, dn = ps[-1] - ps[0], ns[-1] - ns[0]
-    width = dn if dp > dn else dp
-    swap = dp >= dn
-    p2 = np.arange(2 * n + 1) - cpos if swap else cpos
-    p2_lo, p2_hi = (ns[0], ns[-1]) if swap else (ps[0], ps[-1])
-    r_lo, r_hi = p2_lo + width - buffer, p2_hi + buffer      # same operation order as reference
-    n_right = int(math.ceil((r_hi - r_lo) * grid))
-    if n_right > 0:
-        right = np.linspace(r_lo, r_hi, n_right)
-        best = max(best, _double_family(z, p2, width, right, buffer, n_left, ev, cap))
-    return best
+def _rates_eps(fn, fn_cnt, fp, fp_cnt, tot_pos, tot_neg, delta):
+    return _rule_eps(np.where(fn_cnt > 0, fn, 0.0), np.where(fp_cnt > 0, fp, 0.0), tot_pos,
+                     tot_neg, delta)
 
 
-def official_epsilons(unlearned_confs, retrained_confs, *, delta: float = DELTA,
-                      eps_cap: float = EPSILON_CAP, peaky_ratio: float = 0.01,
-                      grid_per_unit: float = 100, double_buffer: float = 2.0,
-                      double_left_points: int = 400) -> np.ndarray:
-    """Per-example ε [S] of the competition metric from [N, S] confidences
-    (docs/scoring.md#per-example-epsilon-official).
+def _one_example(z, from_r, w, p):
+    """ε [B] of one example under B weightings: z its 2N sorted pooled confidences, from_r which
+    came from a retrained model, w [B, 2N] the models' weights in z's order (>= 0; a model of
+    weight 0 is left out), p the metric's settings."""
+    b, v = w.shape
+    w_r = np.where(from_r, w, 0.0)
+    side_r, side_u = _Side(w_r), _Side(w - w_r)
+    u_lo, u_hi = _extremes(z, w - w_r > 0)
+    r_lo, r_hi = _extremes(z, w_r > 0)
+    r_is_pos = _weighted_median(z, side_r.pre) > _weighted_median(z, side_u.pre)  # ties: u is pos
+    d_r, d_u = r_hi - r_lo, u_hi - u_lo
+    dp, dn = np.where(r_is_pos, d_r, d_u), np.where(r_is_pos, d_u, d_r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        peaky = np.minimum(dp, dn) / np.maximum(dp, dn) < p["peaky_ratio"]   # 0/0: not peaky
+    pos, neg = side_r.pick(r_is_pos, side_u), side_u.pick(r_is_pos, side_r)
+    # Single threshold (reference `_get_single_threshold_rates`): predict pos when c >= t; a
+    # threshold in gap g has the first g sorted values below it.
+    lo, hi = np.minimum(u_lo, r_lo), np.maximum(u_hi, r_hi)
+    reached = single_gaps(z, lo, hi, p["grid"])
+    g = np.broadcast_to(np.arange(v + 1), (b, v + 1))
+    fn, fn_cnt = pos.below(g)
+    fp, fp_cnt = neg.from_(g)
+    eps = np.where(reached, _rates_eps(fn, fn_cnt, fp, fp_cnt, pos.total, neg.total, p["delta"]),
+                   -np.inf).max(axis=1)
+    # Double threshold (reference `_get_double_threshold_rates`): "pos2" is the side with the
+    # smaller range (equal ranges: neg); rules depend on its extremes, shared by replicates.
+    p2_is_r = r_is_pos != (dp >= dn)
+    p2, n2 = side_r.pick(p2_is_r, side_u), side_u.pick(p2_is_r, side_r)
+    first_r, last_r = np.argmax(w_r > 0, 1), v - 1 - np.argmax((w_r > 0)[:, ::-1], 1)
+    first_u, last_u = np.argmax(w - w_r > 0, 1), v - 1 - np.argmax((w - w_r > 0)[:, ::-1], 1)
+    keys = np.stack([np.where(p2_is_r, first_r, first_u), np.where(p2_is_r, last_r, last_u)], 1)
+    rows = np.flatnonzero(~peaky & (eps < np.inf))
+    if rows.size:
+        uniq, inverse = np.unique(keys[rows], axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        for k, (i_lo, i_hi) in enumerate(uniq):
+            members = rows[inverse == k]
+            big_m, m = double_pairs(z, z[i_lo], z[i_hi], z[i_hi] - z[i_lo], p["grid"],
+                                    p["buffer"], p["n_left"])
+            if big_m.size == 0:
+                continue
+            sel = lambda a: a[members]                                 # noqa: E731
+            pre_p, suf_p, cnt_p = sel(p2.pre), sel(p2.suf), sel(p2.cnt)
+            pre_n, cnt_n = sel(n2.pre), sel(n2.cnt)
+            # pos2 outside [l, r] = before m plus from M on; neg2 inside = between m and M
+            fn = pre_p[:, m] + suf_p[:, big_m]
+            fn_cnt = cnt_p[:, m] + (cnt_p[:, -1:] - cnt_p[:, big_m])
+            fp = np.maximum(pre_n[:, big_m] - pre_n[:, m], 0.0)
+            fp_cnt = cnt_n[:, big_m] - cnt_n[:, m]
+            e2 = _rates_eps(fn, fn_cnt, fp, fp_cnt, sel(p2.total), sel(n2.total), p["delta"])
+            eps[members] = np.maximum(eps[members], e2.max(axis=1))
+    eps = np.where(peaky, p["cap"], eps)
+    # Every rule discarded leaves −inf: ε = 0 (see module docstring); +inf (perfect split) → cap.
+    return np.clip(eps, 0.0, p["cap"])
 
+
+def _model_weights(weights, n: int, name: str) -> np.ndarray:
+    """[B, n] float64 weights >= 0 with a positive one per side and row; None = all 1."""
+    if weights is None:
+        return np.ones((1, n))
+    w = _float_array(weights, name)
+    w = w[None] if w.ndim == 1 else w
+    if w.ndim != 2 or w.shape[1] != n:
+        raise ValueError(f"{name}: expected [{n}] or [B, {n}] weights, got shape {w.shape}")
+    if (w < 0).any() or not (w > 0).any(axis=1).all():
+        raise ValueError(f"{name}: weights must be >= 0 with a positive one in every row")
+    return w
+
+
+def official_epsilons(unlearned_confs, retrained_confs, *, weights_u=None, weights_r=None,
+                      examples=None, delta: float = DELTA, eps_cap: float = EPSILON_CAP,
+                      peaky_ratio: float = 0.01, grid_per_unit: float = 100,
+                      double_buffer: float = 2.0, double_left_points: int = 400) -> np.ndarray:
+    """Per-example ε of the competition metric from [N, S] confidences
+    (docs/scoring.md#per-example-epsilon-official): [S], or [B, S] for B weightings.
+
+    weights_u, weights_r: each model's weight, [N] or [B, N] (None: all 1, the metric itself;
+    integer weights are a resample with replacement, weight k counting a model k times; a
+    weight of 0 leaves the model out). Rates are weight sums over each side's total.
+    examples: optional [B, S] bool; ε is computed only where True (elsewhere 0).
     pos = the sample with the larger median (ties: unlearned, as the reference's strict `>`);
     range ratio < peaky_ratio → eps_cap (both ranges 0 gives 0/0 = NaN, not peaky, as in the
     reference); else the max ε over the single- and double-threshold families, clipped to
@@ -254,28 +265,24 @@ def official_epsilons(unlearned_confs, retrained_confs, *, delta: float = DELTA,
     if int(double_left_points) != double_left_points or double_left_points < 1:
         raise ValueError(f"double_left_points: must be a positive integer, got {double_left_points}")
     n, s = u.shape
-    ev = _EpsOfCodes(n, delta)
-    r_is_pos = np.median(r, axis=0) > np.median(u, axis=0)
-    out = np.empty(s)
-    for c0 in range(0, s, _CHUNK_EXAMPLES):
-        sl = slice(c0, c0 + _CHUNK_EXAMPLES)
-        flip = r_is_pos[sl]
-        pos = np.sort(np.where(flip, r[:, sl], u[:, sl]).T, axis=1)
-        neg = np.sort(np.where(flip, u[:, sl], r[:, sl]).T, axis=1)
-        pooled = np.concatenate([pos, neg], axis=1)
-        order = np.argsort(pooled, axis=1, kind="stable")
-        z = np.take_along_axis(pooled, order, axis=1)
-        cpos = np.zeros((pooled.shape[0], 2 * n + 1), dtype=np.intp)
-        np.cumsum(order < n, axis=1, out=cpos[:, 1:])
-        dp, dn = pos[:, -1] - pos[:, 0], neg[:, -1] - neg[:, 0]
-        with np.errstate(invalid="ignore"):
-            peaky = np.minimum(dp, dn) / np.maximum(dp, dn) < peaky_ratio
-        for i in range(pooled.shape[0]):
-            out[c0 + i] = eps_cap if peaky[i] else _example_eps(
-                pos[i], neg[i], z[i], cpos[i], ev, grid_per_unit, double_buffer,
-                int(double_left_points), eps_cap)
-    # Every rule discarded leaves −inf: ε = 0 (see module docstring); +inf (perfect split) → cap.
-    return np.clip(out, 0.0, eps_cap)
+    w_u = _model_weights(weights_u, n, "weights_u")
+    w_r = _model_weights(weights_r, n, "weights_r")
+    if w_u.shape[0] != w_r.shape[0] and 1 not in (w_u.shape[0], w_r.shape[0]):
+        raise ValueError(f"weights_u, weights_r: {w_u.shape[0]} and {w_r.shape[0]} rows differ")
+    b = max(w_u.shape[0], w_r.shape[0])
+    w = np.concatenate([np.broadcast_to(w_u, (b, n)), np.broadcast_to(w_r, (b, n))], axis=1)
+    p = {"delta": delta, "cap": eps_cap, "peaky_ratio": peaky_ratio, "grid": grid_per_unit,
+         "buffer": double_buffer, "n_left": int(double_left_points)}
+    out = np.zeros((b, s))
+    for i in range(s):
+        rows = np.arange(b) if examples is None else np.flatnonzero(examples[:, i])
+        if rows.size == 0:
+            continue
+        vals = np.concatenate([u[:, i], r[:, i]])
+        order = np.argsort(vals, kind="stable")
+        out[rows, i] = _one_example(vals[order], order >= n, w[rows][:, order], p)
+    batched = any(x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
+    return out if batched else out[0]
 
 
 def official_bucket_count(n_models: int) -> int:
@@ -287,14 +294,23 @@ def official_bucket_count(n_models: int) -> int:
     return int(2 * max_eps)     # bucket k ends at 0.5·(k+1) ≤ max_eps, an integer
 
 
-def official_quality_from_epsilons(epsilons, n_models: int) -> float:
-    """F from per-example ε: bucket k = [0.5k, 0.5k + 0.5) earns 2^−k, beyond the last 0
-    (docs/scoring.md#buckets-and-forget-quality-official)."""
-    eps = _epsilons(epsilons)
+def official_points(epsilons, n_models: int) -> np.ndarray:
+    """Points per example: bucket k = [0.5k, 0.5k + 0.5) earns 2^−k, beyond the last 0
+    (docs/scoring.md#buckets-and-forget-quality-official); any shape of ε."""
+    eps = np.asarray(epsilons, dtype=np.float64)
     k = np.floor(eps / 0.5)                         # index of the bucket holding ε
     n_buckets = official_bucket_count(n_models)
-    points = np.where(k < n_buckets, 0.5 ** np.minimum(k, n_buckets), 0.0)
-    return float(points.sum() / eps.size)
+    return np.where(k < n_buckets, 0.5 ** np.minimum(k, n_buckets), 0.0)
+
+
+def official_quality_from_epsilons(epsilons, n_models: int, example_weights=None):
+    """F from per-example ε: the (weighted) mean of the examples' points; ε [S] → F, or
+    [B, S] with example_weights [B, S] → F [B]."""
+    if example_weights is None:
+        eps = _epsilons(epsilons)
+        return float(official_points(eps, n_models).sum() / eps.size)
+    w = np.asarray(example_weights, np.float64)
+    return (official_points(epsilons, n_models) * w).sum(axis=-1) / w.sum(axis=-1)
 
 
 def official_forget_quality(unlearned_confs, retrained_confs, *, return_epsilons: bool = False,
