@@ -7,7 +7,7 @@ B resamples of the runs, the reference models and the forget examples, on synthe
 
 Prints the seconds for all resamples and, for comparison, for one run of the metric itself.
 --check K recomputes K replicates with `official_forget_quality` on the resampled data and
-exits 1 if any differs.
+exits 1 if any differs (--scheme multinomial: integer weights are repeated models).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from metric import random_confs  # noqa: E402
 from unlearn.scoring import bootstrap  # noqa: E402
-from unlearn.scoring.bootstrap_official import official_quality_replicates  # noqa: E402
+from unlearn.scoring.replicates import official_quality_replicates  # noqa: E402
 from unlearn.scoring.official import official_forget_quality  # noqa: E402
 
 
@@ -35,15 +35,17 @@ def main(argv=None) -> int:
     ap.add_argument("--resamples", type=int, default=1000, help="B bootstrap replicates")
     ap.add_argument("--check", type=int, default=3, help="replicates recomputed the slow way")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scheme", default="multinomial", choices=bootstrap.SCHEMES)
     args = ap.parse_args(argv)
 
     u, r = random_confs(args.models, args.examples, args.seed)
     t0 = time.perf_counter()
     point = official_forget_quality(u, r)
     one_s = time.perf_counter() - t0
-    draws = bootstrap.draw(args.seed, args.resamples, args.models, args.models, args.examples)
+    draws = bootstrap.draw(args.seed, args.resamples, args.models, args.models, args.examples,
+                           args.scheme)
     t0, c0 = time.perf_counter(), time.process_time()
-    reps = official_quality_replicates(u, r, draws)
+    reps = official_quality_replicates(u, r, draws, delta=1e-5)
     boot_s, boot_cpu = time.perf_counter() - t0, time.process_time() - c0
     (low, high), extended = bootstrap.percentile_interval(reps, 0.95, point)
     print(f"N = {args.models} models per side, S = {args.examples} examples, "
@@ -55,9 +57,11 @@ def main(argv=None) -> int:
     print(f"95% interval   : [{low:.4f}, {high:.4f}]" + ("  (widened to the point)" if extended
                                                            else ""))
     ok = True
-    for b in range(min(args.check, args.resamples)):
-        ex = np.repeat(np.arange(args.examples), draws.example_counts[b])
-        want = official_forget_quality(u[draws.runs[b]][:, ex], r[draws.refs[b]][:, ex])
+    for b in range(min(args.check, args.resamples) if args.scheme == "multinomial" else 0):
+        # integer weights: the metric on the models and examples repeated that many times
+        rep = lambda w: np.repeat(np.arange(w.size), w.astype(int))   # noqa: E731
+        ex = rep(draws.examples[b])
+        want = official_forget_quality(u[rep(draws.runs[b])][:, ex], r[rep(draws.refs[b])][:, ex])
         ok &= abs(want - reps[b]) <= 1e-12
     if args.check:
         print(f"check of {min(args.check, args.resamples)} replicates against the metric: "

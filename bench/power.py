@@ -5,9 +5,11 @@ pipeline's prepared data and original model (run `dvc repro train_original` firs
 scores the first N of each for every N in --ns, with the same code and params as the
 score stage (unlearn.scoring.method_scores.score_runs). Runs are reused across N, so the curve
 shows the effect of N, not of new seeds. Prints, per N, each method's local and official
-score with its interval, whether `retrain`'s and `original`'s intervals overlap under
-each scorer, and the half-width of the typical methods; writes bench/results/power.csv
-(a DVC plot, dvc.yaml) and bench/results/power.png.
+score, KLoM on the forget set and ToW with their intervals, whether `retrain`'s and
+`original`'s intervals are apart under each (KLoM's binned KL is dominated by empty bins at
+small N: this says from which N it tells them apart), and the half-width of the typical
+methods; writes bench/results/power.csv (a DVC plot, dvc.yaml) and bench/results/power.png.
+--cache bench/results/coverage_runs.pt reuses bench/coverage.py's pool (40 of each).
 
     python bench/power.py --ns 2 4 8 16 --methods finetune neggrad
 """
@@ -60,9 +62,15 @@ def train_runs(params, methods, n_max, cache):
     return out
 
 
+METRICS = ("local", "official", "klom_forget", "tow")
+
+
 def key_of(scorer, params):
     """The metrics key of a scorer's score: the stage writes the primary scorer's intervals
-    under `score` (local when score.scorer is both) and the official one under official_score."""
+    under `score` (local when score.scorer is both) and the official one under official_score;
+    KLoM and ToW under their own names."""
+    if scorer not in ("local", "official"):
+        return scorer
     primary = "local" if params["score"]["scorer"] in ("local", "both") else "official"
     return "score" if scorer == primary else f"{scorer}_score"
 
@@ -97,15 +105,15 @@ def main():
             scored[method], _, _ = score_runs(method, logits, data["labels"], refs, params["score"])
         print(f"\nN = {n}")
         for method, m in scored.items():
-            print(f"  {method:12s} local {fmt(m, key_of('local', params)):28s} "
-                  f"official {fmt(m, key_of('official', params))}")
-            for scorer in ("local", "official"):
+            print(f"  {method:12s} " + " ".join(f"{s} {fmt(m, key_of(s, params)):24s}"
+                                               for s in METRICS))
+            for scorer in METRICS:
                 ci = m.get(f"{key_of(scorer, params)}_ci")
                 rows.append({"n": n, "method": method, "scorer": scorer,
                              "score": m[key_of(scorer, params)],
                              "low": ci[0] if ci else "", "high": ci[1] if ci else "",
                              "half_width": (ci[1] - ci[0]) / 2 if ci else ""})
-        for scorer in ("local", "official"):
+        for scorer in METRICS:
             ci = f"{key_of(scorer, params)}_ci"
             sep = not overlap(scored["retrain"].get(ci), scored["original"].get(ci))
             widths = [(m[ci][1] - m[ci][0]) / 2 for k, m in scored.items()
@@ -124,9 +132,9 @@ def main():
 
 def plot(rows, path):
     from unlearn.scoring.figures import _new_figure, png_bytes
-    fig = _new_figure(9, 3.5)
-    for k, scorer in enumerate(("local", "official")):
-        ax = fig.add_subplot(1, 2, k + 1)
+    fig = _new_figure(16, 3.5)
+    for k, scorer in enumerate(METRICS):
+        ax = fig.add_subplot(1, len(METRICS), k + 1)
         for method in dict.fromkeys(r["method"] for r in rows):
             pts = [(r["n"], r["half_width"]) for r in rows
                    if r["method"] == method and r["scorer"] == scorer and r["half_width"] != ""]
@@ -135,8 +143,8 @@ def plot(rows, path):
         ax.axhline(0.05, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("N (runs = reference models)")
-        ax.set_ylabel("half-width of the 95% interval of score")
-        ax.set_title(f"{scorer} scorer")
+        ax.set_ylabel("half-width of the 95% interval")
+        ax.set_title(scorer if scorer in ("klom_forget", "tow") else f"{scorer} score")
         if ax.get_lines():
             ax.legend(fontsize=7)
     path.write_bytes(png_bytes(fig))
