@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unlearn.scoring.official_rules import grid_count
+
 BINS, CLIP, FLOOR, PERCENTILE = 20, 100.0, 1e-5, 95.0
 
 
@@ -51,53 +53,62 @@ def _weights(w, n):
     return np.ones((1, n)) if w is None else np.atleast_2d(np.asarray(w, np.float64))
 
 
+_EXAMPLES_PER_CHUNK = 64        # bounds the [B, models, examples] work arrays
+
+
 def klom_per_example(unlearned_margins, retrained_margins, *, weights_u=None, weights_r=None,
                      bins: int = BINS, clip: float = CLIP) -> np.ndarray:
     """KL(unlearned ‖ retrained) per example from [N, S] margins: [S], or [B, S] with [B, N]
-    weights (each side may have its own number of models)."""
+    weights (each side may have its own number of models). Bin indices are exactly
+    numpy.digitize's on np.linspace's edges (official_rules.grid_count counts the edges at or
+    below a value), computed for every replicate and example at once."""
     check(bins, clip)
     u = np.clip(np.asarray(unlearned_margins, np.float64), -clip, clip)
     r = np.clip(np.asarray(retrained_margins, np.float64), -clip, clip)
     w_u, w_r = _weights(weights_u, u.shape[0]), _weights(weights_r, r.shape[0])
     b = max(len(w_u), len(w_r))
     w = np.concatenate([np.broadcast_to(w_u, (b, u.shape[0])),
-                        np.broadcast_to(w_r, (b, r.shape[0]))], axis=1)
+                        np.broadcast_to(w_r, (b, r.shape[0]))], axis=1)       # [B, V]
+    vals = np.concatenate([u, r], axis=0)                                     # [V, S]
     from_u = np.arange(w.shape[1]) < u.shape[0]
     out = np.zeros((b, u.shape[1]))
-    for i in range(u.shape[1]):
-        vals = np.concatenate([u[:, i], r[:, i]])
-        kept = np.where(w > 0, vals, np.nan)
-        lo, hi = np.nanmin(kept, axis=1), np.nanmax(kept, axis=1)
-        for (start, end), rows in _groups(lo, hi):
-            if start >= end:
-                end = start + 1.0
-            edges = np.linspace(start, end, bins + 1)
-            one_hot = np.digitize(vals, edges)[:, None] == np.arange(1, bins + 1)[None]
-            p = w[rows][:, from_u] @ one_hot[from_u]           # [rows, bins] weighted counts
-            q = w[rows][:, ~from_u] @ one_hot[~from_u]
-            out[rows, i] = _kl(p, q)
+    for s0 in range(0, vals.shape[1], _EXAMPLES_PER_CHUNK):
+        v = vals[:, s0:s0 + _EXAMPLES_PER_CHUNK]                             # [V, s]
+        kept = (w > 0)[:, :, None]
+        lo = np.where(kept, v[None], np.inf).min(axis=1)                      # [B, s]
+        hi = np.where(kept, v[None], -np.inf).max(axis=1)
+        hi = np.where(lo >= hi, lo + 1.0, hi)
+        idx = grid_count(v[None], lo[:, None, :], hi[:, None, :], bins + 1)  # digitize: [B, V, s]
+        counted = (idx >= 1) & (idx <= bins)
+        p = _histogram(idx, counted & from_u[None, :, None], w, bins)
+        q = _histogram(idx, counted & ~from_u[None, :, None], w, bins)
+        out[:, s0:s0 + v.shape[1]] = _kl(p, q)
     batched = any(x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
     return out if batched else out[0]
 
 
-def _groups(lo, hi):
-    """((lo, hi), rows) for each distinct range: replicates sharing it share the bins."""
-    keys = np.stack([lo, hi], axis=1)
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    return [((k[0], k[1]), np.flatnonzero(inverse == g)) for g, k in enumerate(uniq)]
+def _histogram(idx, counted, w, bins):
+    """[B, s, bins] weighted counts of bin indices idx [B, V, s] (1..bins where counted)."""
+    b, v, s = idx.shape
+    cell = (np.arange(b)[:, None, None] * s + np.arange(s)[None, None, :]) * bins + idx - 1
+    weights = np.broadcast_to(w[:, :, None], idx.shape)
+    counts = np.bincount(cell[counted], weights=weights[counted], minlength=b * s * bins)
+    return counts.reshape(b, s, bins)
 
 
 def _kl(p_counts, q_counts):
-    """Their binned KL per row: probabilities from counts (all 0 if a side is empty), an empty
-    q bin floored at 1e-5 where p is not, Σ over p's non-empty bins of p·log(p / q)."""
-    p_tot, q_tot = p_counts.sum(axis=1, keepdims=True), q_counts.sum(axis=1, keepdims=True)
+    """Their binned KL over the last axis: probabilities from counts (all 0 if a side is
+    empty), an empty q bin floored at 1e-5 where p is not, Σ over p's non-empty bins of
+    p·log(p / q)."""
+    p_tot, q_tot = p_counts.sum(axis=-1, keepdims=True), q_counts.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(p_tot > 0, p_counts / p_tot, 0.0)
         q = np.where(q_tot > 0, q_counts / q_tot, 0.0)
-        q_safe = np.where(p > 0, np.maximum(q, FLOOR), q)
-        terms = np.where(p > 0, p * np.log(p / q_safe), 0.0)
-    return terms.sum(axis=1)
+    terms = np.zeros_like(p)
+    filled = p > 0                   # at most N of the bins: logs only there
+    pf = p[filled]
+    terms[filled] = pf * np.log(pf / np.maximum(q[filled], FLOOR))
+    return terms.sum(axis=-1)
 
 
 def weighted_percentile(values, q: float, weights=None) -> np.ndarray:
