@@ -110,7 +110,7 @@ def configure_process(cfg, device=None):
     if device is None or torch.device(device).type != "cuda":
         return
     deterministic = cfg["deterministic"]
-    if deterministic:
+    if deterministic:   # read when the first cuBLAS handle is made, i.e. the first matmul
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic

@@ -8,8 +8,8 @@ the reference models were not all computed alike.
 
 
 def label(rec):
-    """One line for a record: 'cpu, 1 thread, fp32, contiguous' or 'cuda:0 (NVIDIA H200),
-    bf16, channels_last, deterministic'."""
+    """One line for a record: 'cpu, 1 thread, fp32, contiguous, torch 2.14.1' or 'cuda:0
+    (NVIDIA H200), bf16, channels_last, deterministic, torch 2.11.0'."""
     if not rec:
         return "not recorded"
     device = rec["device"] + (f" ({rec['device_name']})" if rec.get("device_name") else "")
@@ -18,6 +18,8 @@ def label(rec):
                         else []) + [rec["precision"], rec["memory_format"]]
     if "deterministic" in rec:
         parts.append("deterministic" if rec["deterministic"] else "nondeterministic")
+    if rec.get("torch"):
+        parts.append(f"torch {rec['torch']}")
     return ", ".join(parts)
 
 
