@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from unlearn.scoring.official import _batched, _model_weights
 from unlearn.scoring.official_rules import grid_count
 
 BINS, CLIP, FLOOR, PERCENTILE = 20, 100.0, 1e-5, 95.0
@@ -49,10 +50,6 @@ def check(bins: int, clip: float) -> None:
         raise ValueError(f"clip: must be > 0, got {clip!r}")
 
 
-def _weights(w, n):
-    return np.ones((1, n)) if w is None else np.atleast_2d(np.asarray(w, np.float64))
-
-
 _EXAMPLES_PER_CHUNK = 64        # bounds the [B, models, examples] work arrays
 
 
@@ -65,7 +62,8 @@ def klom_per_example(unlearned_margins, retrained_margins, *, weights_u=None, we
     check(bins, clip)
     u = np.clip(np.asarray(unlearned_margins, np.float64), -clip, clip)
     r = np.clip(np.asarray(retrained_margins, np.float64), -clip, clip)
-    w_u, w_r = _weights(weights_u, u.shape[0]), _weights(weights_r, r.shape[0])
+    w_u = _model_weights(weights_u, u.shape[0], "weights_u")
+    w_r = _model_weights(weights_r, r.shape[0], "weights_r")
     b = max(len(w_u), len(w_r))
     w = np.concatenate([np.broadcast_to(w_u, (b, u.shape[0])),
                         np.broadcast_to(w_r, (b, r.shape[0]))], axis=1)       # [B, V]
@@ -83,8 +81,7 @@ def klom_per_example(unlearned_margins, retrained_margins, *, weights_u=None, we
         p = _histogram(idx, counted & from_u[None, :, None], w, bins)
         q = _histogram(idx, counted & ~from_u[None, :, None], w, bins)
         out[:, s0:s0 + v.shape[1]] = _kl(p, q)
-    batched = any(x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
-    return out if batched else out[0]
+    return out if _batched(weights_u, weights_r) else out[0]
 
 
 def _histogram(idx, counted, w, bins):

@@ -18,10 +18,11 @@ import warnings
 import numpy as np
 
 from unlearn.scoring.local_attacks import logreg_rates, threshold_rates
-from unlearn.scoring.official import (DELTA, EPSILON_CAP, _epsilons, _float_array, _label_index,
-                               _labels, _model_pair, logit_scaled_confidence,
-                               official_bucket_count, official_epsilons, official_forget_quality,
-                               official_quality_from_epsilons)
+from unlearn.scoring.official import (DELTA, EPSILON_CAP, _batched, _epsilons, _float_array,
+                                      _label_index, _labels, _model_pair, _model_weights,
+                                      logit_scaled_confidence, official_bucket_count,
+                                      official_epsilons, official_forget_quality,
+                                      official_quality_from_epsilons)
 
 __all__ = [
     "DELTA", "EPSILON_CAP", "LOCAL_DELTA", "logit_scaled_confidence", "official_epsilons",
@@ -150,29 +151,28 @@ def local_epsilons(unlearned_stats, retrained_stats, *, weights_u=None, weights_
     if not 0 <= delta < 1:
         raise ValueError(f"delta: must lie in [0, 1), got {delta}")
     n, s = u.shape[1:]
-    w_u = np.ones((1, n)) if weights_u is None else np.atleast_2d(np.asarray(weights_u, float))
-    w_r = np.ones((1, n)) if weights_r is None else np.atleast_2d(np.asarray(weights_r, float))
+    w_u = _model_weights(weights_u, n, "weights_u")
+    w_r = _model_weights(weights_r, n, "weights_r")
     b = max(len(u), len(r), len(w_u), len(w_r))
     _, splits = _shuffle_splits(n, n_splits, random_state, "local_epsilons", test_size)
     mask = np.ones((b, s), bool) if examples is None else np.asarray(examples, bool)
     rep, ex = np.nonzero(mask)                    # one problem per (replicate, example)
 
-    def pick(a, k):                               # rows of a [1 or B, ...] for replicates k
-        return a[k if len(a) == b else np.zeros_like(k)]
+    def row(a, k):                                # a [1 or B, ...]: replicate k's row
+        return k if len(a) == b else np.zeros_like(k)
     out = np.zeros((b, s))
     for k0 in range(0, rep.size, _CHUNK):
         rep_c, ex_c = rep[k0:k0 + _CHUNK], ex[k0:k0 + _CHUNK]
-        uc = u[rep_c if len(u) == b else np.zeros_like(rep_c), :, ex_c]       # [K, N]
-        rc = r[rep_c if len(r) == b else np.zeros_like(rep_c), :, ex_c]
-        wu, wr = pick(w_u, rep_c), pick(w_r, rep_c)
+        uc, rc = u[row(u, rep_c), :, ex_c], r[row(r, rep_c), :, ex_c]        # [K, N]
+        wu, wr = w_u[row(w_u, rep_c)], w_r[row(w_r, rep_c)]
         fpr, fnr = threshold_rates(rc, uc, wr, wu)
         lr_fpr, lr_fnr = logreg_rates(rc, uc, wr, wu, splits)
         eps = _attack_eps(np.concatenate([fpr, lr_fpr[:, None]], axis=1),
                           np.concatenate([fnr, lr_fnr[:, None]], axis=1), delta)
         eps[:, -1] = np.where(np.isnan(lr_fpr), -np.inf, eps[:, -1])   # no split gave a rate
         out[rep_c, ex_c] = np.maximum(0.0, eps.max(axis=1))    # the notebook starts from [0.]
-    batched = any(np.ndim(x) == 3 for x in (unlearned_stats, retrained_stats)) or any(
-        x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
+    batched = _batched(weights_u, weights_r) or any(
+        np.ndim(x) == 3 for x in (unlearned_stats, retrained_stats))
     return out if batched else out[0]
 
 

@@ -130,16 +130,12 @@ def _weighted_median(z, cum):
     return (z[lo] + z[hi]) / 2
 
 
-def _extremes(z, drawn):
-    """(lowest, highest) value of z [V] with a positive weight, per row of drawn [B, V]."""
-    return z[np.argmax(drawn, 1)], z[z.size - 1 - np.argmax(drawn[:, ::-1], 1)]
-
-
 class _Side:
     """One side's weights over the sorted values: prefix and suffix sums (a count of models on
     either side of a threshold is a sum of one or two of them, never a difference, so no
-    rounding turns an empty side into a tiny positive rate) and prefix counts of the models
-    that weigh anything (which say exactly when a side is empty)."""
+    rounding turns an empty side into a tiny positive rate), prefix counts of the models
+    that weigh anything (which say exactly when a side is empty), and the sorted indices of
+    the lowest and highest such model (which the threshold grids span)."""
 
     def __init__(self, w):
         b, v = w.shape
@@ -148,14 +144,18 @@ class _Side:
         self.suf = np.zeros((b, v + 1))
         np.cumsum(w[:, ::-1], axis=1, out=self.suf[:, -2::-1])
         self.cnt = np.zeros((b, v + 1), np.int64)
-        np.cumsum(w > 0, axis=1, out=self.cnt[:, 1:])
+        kept = w > 0
+        np.cumsum(kept, axis=1, out=self.cnt[:, 1:])
         self.total = self.pre[:, -1:]
+        self.first, self.last = np.argmax(kept, 1), v - 1 - np.argmax(kept[:, ::-1], 1)
 
     def pick(self, rows_mask, other):
         """This side where rows_mask, else `other`'s, row by row."""
         out = _Side.__new__(_Side)
         for k in ("pre", "suf", "cnt", "total"):
             out.__dict__[k] = np.where(rows_mask[:, None], self.__dict__[k], other.__dict__[k])
+        for k in ("first", "last"):
+            out.__dict__[k] = np.where(rows_mask, self.__dict__[k], other.__dict__[k])
         return out
 
     def below(self, g):
@@ -180,8 +180,8 @@ def _one_example(z, from_r, w, p):
     b, v = w.shape
     w_r = np.where(from_r, w, 0.0)
     side_r, side_u = _Side(w_r), _Side(w - w_r)
-    u_lo, u_hi = _extremes(z, w - w_r > 0)
-    r_lo, r_hi = _extremes(z, w_r > 0)
+    u_lo, u_hi = z[side_u.first], z[side_u.last]
+    r_lo, r_hi = z[side_r.first], z[side_r.last]
     r_is_pos = _weighted_median(z, side_r.pre) > _weighted_median(z, side_u.pre)  # ties: u is pos
     d_r, d_u = r_hi - r_lo, u_hi - u_lo
     dp, dn = np.where(r_is_pos, d_r, d_u), np.where(r_is_pos, d_u, d_r)
@@ -201,9 +201,7 @@ def _one_example(z, from_r, w, p):
     # smaller range (equal ranges: neg); rules depend on its extremes, shared by replicates.
     p2_is_r = r_is_pos != (dp >= dn)
     p2, n2 = side_r.pick(p2_is_r, side_u), side_u.pick(p2_is_r, side_r)
-    first_r, last_r = np.argmax(w_r > 0, 1), v - 1 - np.argmax((w_r > 0)[:, ::-1], 1)
-    first_u, last_u = np.argmax(w - w_r > 0, 1), v - 1 - np.argmax((w - w_r > 0)[:, ::-1], 1)
-    keys = np.stack([np.where(p2_is_r, first_r, first_u), np.where(p2_is_r, last_r, last_u)], 1)
+    keys = np.stack([p2.first, p2.last], 1)
     rows = np.flatnonzero(~peaky & (eps < np.inf))
     if rows.size:
         uniq, inverse = np.unique(keys[rows], axis=0, return_inverse=True)
@@ -227,6 +225,11 @@ def _one_example(z, from_r, w, p):
     eps = np.where(peaky, p["cap"], eps)
     # Every rule discarded leaves −inf: ε = 0 (see module docstring); +inf (perfect split) → cap.
     return np.clip(eps, 0.0, p["cap"])
+
+
+def _batched(*weights) -> bool:
+    """Whether any weights were given per replicate ([B, N]): then the result is [B, S]."""
+    return any(w is not None and np.ndim(w) == 2 for w in weights)
 
 
 def _model_weights(weights, n: int, name: str) -> np.ndarray:
@@ -281,8 +284,7 @@ def official_epsilons(unlearned_confs, retrained_confs, *, weights_u=None, weigh
         vals = np.concatenate([u[:, i], r[:, i]])
         order = np.argsort(vals, kind="stable")
         out[rows, i] = _one_example(vals[order], order >= n, w[rows][:, order], p)
-    batched = any(x is not None and np.ndim(x) == 2 for x in (weights_u, weights_r))
-    return out if batched else out[0]
+    return out if _batched(weights_u, weights_r) else out[0]
 
 
 def official_bucket_count(n_models: int) -> int:

@@ -24,20 +24,18 @@ def pick_device(name="auto"):
     current GPU, which a worker sets to its own (unlearn/core/executor.py), so records
     and messages name the GPU that ran.
     """
+    from unlearn.core.executor import visible_gpus
+    from unlearn.core.placement import gpus_in_use
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(name).startswith("cuda"):   # the placement rules name what is wrong with it
+        gpus_in_use(name, visible_gpus())
     try:
         device = torch.device(name)
     except RuntimeError as e:
         raise UserError(f"device: {name!r} is not a device ({e})") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise UserError(f"device: {name!r} asked for, but no CUDA device is available")
-        index = torch.cuda.current_device() if device.index is None else device.index
-        if index >= count:
-            raise UserError(f"device: {name!r} asked for, but this machine has {count} GPU(s)")
-        device = torch.device("cuda", index)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 
