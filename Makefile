@@ -50,7 +50,7 @@ repro-cluster: $(RAY_STAMP)
 	$(VENV)/bin/python -m fanout
 	dvc repro
 
-# Fetch only the trained checkpoints (models/original, models/retrained/seed_<k>) from the
+# Fetch only the trained checkpoints (models/original/seed_<k>, models/retrained/seed_<k>) from the
 # default DVC remote; `dvc pull` fetches everything. README: "Sharing and comparing".
 .PHONY: pull-checkpoints
 pull-checkpoints: $(STAMP)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/methods.py [METHOD ...] [--seeds 0 1] [--set unlearn.x.y=v ...]
 
-Needs data/prepared and models/original (`dvc repro train_original`). Runs every named
+Needs data/prepared and models/original/seed_0 (`dvc repro train_original@0`). Runs every named
 method (default: all in unlearn.methods except retrain) once per seed from the original,
 with `finetune` interleaved as the yardstick, and prints the median seconds of the
 method call, its ratio to finetune's median measured in the same process, forget /
@@ -64,7 +64,7 @@ def main():
     section = params["unlearn"]
     methods = args.methods or [m for m in section["methods"] if m not in ("retrain",)]
     splits = load_prepared(ROOT / "data/prepared")
-    _, ckpt = load_checkpoint(ROOT / "models/original/model.pt")
+    _, ckpt = load_checkpoint(ROOT / "models/original/seed_0/model.pt")
     recipe = resolve_recipe(params["train"])
     rows = {}
     for seed in args.seeds:

@@ -45,7 +45,7 @@ def train_runs(params, methods, n_max, cache):
     executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"],
                               device=params["device"])
     job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(ROOT / "data/prepared", ROOT / "models/original/model.pt",
+              setup_args=(ROOT / "data/prepared", ROOT / "models/original/seed_0/model.pt",
                           params["device"], resolve_recipe(params["train"]), compute_cfg))
     out = {"n_max": n_max, "runs": {}}
     todo = [(m, method_config(m, params["unlearn"].get(m)), range(n_max)) for m in methods]
@@ -55,7 +55,7 @@ def train_runs(params, methods, n_max, cache):
         print(f"training {n_max} x {name} on {executor['workers']} worker(s)", flush=True)
         results = run_all(job, [UnlearnTask(method, cfg, s) for s in seeds], executor)
         out["runs"][name] = {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS}
-    labels = torch.load(ROOT / "models/original/logits.pt", weights_only=True)["labels"]
+    labels = torch.load(ROOT / "models/original/seed_0/logits.pt", weights_only=True)["labels"]
     out["labels"] = {s: labels[s] for s in EVAL_SPLITS}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, cache)

@@ -47,7 +47,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--prepared", default="data/prepared")
-    parser.add_argument("--original", default="models/original/model.pt")
+    parser.add_argument("--original", default="models/original/seed_0/model.pt")
     parser.add_argument("--synthetic", type=int, help="random images instead of the pipeline's")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--device", default="auto")

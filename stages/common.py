@@ -16,6 +16,17 @@ PARAMS_FILE = Path("params.yaml")
 SCORES_DIR = Path("metrics/scores")
 
 
+def original_dir(seed):
+    """Where train_original@<seed> writes the original model trained with that seed."""
+    return Path(f"models/original/seed_{seed}")
+
+
+def original_assignment(original_seeds, n_runs):
+    """The original each unlearning run starts from: run k from original k mod K, so the N
+    runs spread evenly over the K originals (the first N mod K originals get one run more)."""
+    return [original_seeds[k % len(original_seeds)] for k in range(n_runs)]
+
+
 def score_files(method):
     """{metrics, bootstrap, eps}: the paths of one method's score outputs."""
     return {"metrics": SCORES_DIR / f"{method}.json",

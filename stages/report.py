@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stages.common import entry_point, load_params, score_files
-from unlearn.scoring import agreement, bootstrap, computed_on, figures
+from unlearn.scoring import agreement, bootstrap, computed_on, figures, originals
 from unlearn.core.atomic import write_bytes, write_json, write_text
 from unlearn.core.errors import UserError
 from unlearn.data.duplicates import markdown_section
@@ -90,8 +90,8 @@ def load_replicates(rows):
     na = next((f["na"] for f in files if f.get("na")), None)
     if na:
         return None, na
-    same = ("seed", "resamples", "scheme", "resample_examples", "n_runs", "n_reference",
-            "n_examples", "scorer")
+    same = ("seed", "resamples", "scheme", "resample_examples", "n_runs", "originals",
+            "n_reference", "n_examples", "scorer")
     for f in files[1:]:
         diff = [k for k in same if f.get(k) != files[0].get(k)]
         if diff:
@@ -100,6 +100,12 @@ def load_replicates(rows):
                             f"stages with one params.yaml")
     names = set.intersection(*(set(f["replicates"]) for f in files))
     return {k: np.array([f["replicates"][k] for f in files]) for k in names}, None
+
+
+def run_originals(row):
+    """The original (training seed) each of a method's runs started from, as scored."""
+    boot = _read_json(score_files(row["method"])["bootstrap"], row["method"])
+    return boot.get("originals") or [0] * row["n_runs"]
 
 
 def uncertainty(rows, reps, level):
@@ -211,6 +217,7 @@ def main():
     unc = uncertainty(rows, reps, level) if reps is not None else None
     first = rows[0]
     summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
+               "n_originals": first.get("n_originals", 1),
                "n_reference": first["n_reference"], "ci_level": level, "ci_na": na,
                "order": [r["method"] for r in rows], "methods": {},
                "duplicates": audit_counts,
@@ -221,7 +228,7 @@ def main():
                                    "cost_ratio")}
         entry.update({k: r.get(k) for k in ("score_ci", "forget_quality_ci", "klom_forget",
                                             "klom_forget_ci", "klom_retain", "klom_test",
-                                            "tow", "tow_ci")})
+                                            "tow", "tow_ci", "between_originals")})
         if unc is not None:
             for k, values in unc.items():
                 entry[k] = values[i]
@@ -268,9 +275,9 @@ def render_report(rows, unc, na, level, params, reps=None):
     primary = ("local (the study's Kaggle scorer)" if first["scorer"] != "official"
                else "official (the competition's metric)")
     text = (f"# Unlearning report\n\n"
-            f"Scorer: {first['scorer']} (rows sorted by `score`, the {primary} score); "
-            f"N = {first['n_runs']} unlearning runs per method, {first['n_reference']} reference "
-            f"retrained model(s).\n"
+            f"Scorer: {first['scorer']} (rows sorted by `score`, the {primary} score). "
+            + originals.headline(first["n_runs"], run_originals(first), first["n_reference"])
+            + "\n"
             f"Test accuracy (TA) is on the `{first['test_split']}` CSV; model selection used the "
             f"`{first['val_split']}` CSV. FA = forget-set accuracy. "
             f"⚠ = slower than {cost_limit:g} × retraining time (the competition's limit).\n\n")
@@ -280,8 +287,9 @@ def render_report(rows, unc, na, level, params, reps=None):
         boot = params["score"]["bootstrap"]
         text += (f"Scores read `value [low, high]`: a {level * 100:g}% percentile bootstrap "
                  f"interval over {boot['resamples']} resamples (seed {boot['seed']}) of the "
-                 f"unlearning runs, the reference models, the local scorer's noise and the "
-                 f"forget examples.")
+                 + ("original models, the unlearning runs within them, "
+                    if first.get("n_originals", 1) > 1 else "unlearning runs, ")
+                 + "the reference models, the local scorer's noise and the forget examples.")
         if any(r.get("ci_extended") for r in rows):
             text += (f" {SHIFTED} = the point estimate lay outside the percentile interval, "
                      f"which was widened to include it: the score is biased under resampling "
@@ -300,6 +308,7 @@ def render_report(rows, unc, na, level, params, reps=None):
                  f"quality relative to retraining, what perfect unlearning looks like on this "
                  f"data.\n\n"
                  + render_uncertainty(rows, unc, level) + "\n\n")
+    text += originals.render(rows)
     text += agreement.render(rows, reps, level)
     text += render_diagnostics(rows)
     text += computed_on.render(rows)

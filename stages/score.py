@@ -55,7 +55,8 @@ def main(argv=None):
     ref_seconds = [json.loads(Path(f"metrics/train/retrained_{k}.timing.json").read_text())["seconds"]
                    for k in ref_seeds]
 
-    m, replicates, eps_columns = score_runs(method, runs["logits"], runs["labels"], refs, cfg)
+    m, replicates, eps_columns = score_runs(method, runs["logits"], runs["labels"], refs, cfg,
+                                            originals=runs.get("originals"))
     m.update(test_split=params["data"]["test_split"], val_split=params["data"]["selection_split"])
     n, labels, boot = m["n_runs"], runs["labels"], cfg["bootstrap"]
     replicates = replicates or {}
@@ -76,7 +77,7 @@ def main(argv=None):
     write_json(out["bootstrap"], {
         "method": method, "seed": boot["seed"], "resamples": boot["resamples"],
         "scheme": boot["scheme"], "resample_examples": boot["resample_examples"],
-        "n_runs": n, "n_reference": len(refs), "n_examples": len(labels["forget"]),
+        "n_runs": n, "originals": list(runs.get("originals") or [0] * n), "n_reference": len(refs), "n_examples": len(labels["forget"]),
         "scorer": cfg["scorer"], "na": m.get("ci_na"),
         "replicates": {k: [float(x) for x in replicates[k]]
                        for k in CI_NAMES if k in replicates}})

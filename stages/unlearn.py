@@ -1,8 +1,10 @@
-"""Stage: run one unlearning method once per seed in `unlearn.seeds`, from the original.
+"""Stage: run one unlearning method once per seed in `unlearn.seeds`, from the originals.
 
-Writes models/unlearned/<method>/:
-  runs.pt      logits of every run on every split, stacked [N, S, C], with labels/seeds
-               and each run's method diagnostics (`stats`)
+Run k starts from the original trained with seed `original.seeds[k mod K]`
+(stages.common.original_assignment). Writes models/unlearned/<method>/:
+  runs.pt      logits of every run on every split, stacked [N, S, C], with labels/seeds,
+               each run's original (`originals`, its training seed) and method
+               diagnostics (`stats`)
   model.pt     full checkpoint of the first `unlearn.keep_checkpoints` runs (model.pt,
                then model_seed<k>.pt for the others)
 and metrics/timing/<method>.json: wall-clock seconds of each run's method call (not
@@ -19,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from stages.common import entry_point, load_params
+from stages.common import entry_point, load_params, original_assignment, original_dir
 from unlearn.core import compute, profiling
 from unlearn.core.atomic import atomic_dir, torch_save, write_json
 from unlearn.data.splits import load_labels, read_num_classes
@@ -32,7 +34,7 @@ from unlearn.data.splits import EVAL_SPLITS
 from unlearn.unlearning.runner import (UnlearnTask, inline_unlearning_inputs, setup_unlearning,
                             unlearning_task)
 
-PREPARED, ORIGINAL = "data/prepared", "models/original/model.pt"
+PREPARED = "data/prepared"
 
 
 def check_calibration_seeds(method, cfg, seeds, reference_seeds):
@@ -81,18 +83,23 @@ def main(argv=None):
         compute.resolve(compute_cfg, pick_device(params["device"]))
     seeds = section["seeds"]
     check_calibration_seeds(method, cfg, seeds, params["retrain"]["seeds"])
+    originals = original_assignment(params["original"]["seeds"], len(seeds))
+    paths = {o: str(original_dir(o) / "model.pt") for o in params["original"]["seeds"]}
     # A pulled checkpoint must fit this project's model and data before anything runs.
     with profiling.phase("load data"):
-        _, ckpt = load_checkpoint(ORIGINAL, arch=params["train"].get("arch", "resnet18"),
-                                  num_classes=read_num_classes(PREPARED))
+        for path in paths.values():
+            _, ckpt = load_checkpoint(path, arch=params["train"].get("arch", "resnet18"),
+                                      num_classes=read_num_classes(PREPARED))
         labels = load_labels(PREPARED, EVAL_SPLITS)
     keep = section.get("keep_checkpoints", 1)
     job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(PREPARED, ORIGINAL, params["device"], resolve_recipe(params["train"]),
+              setup_args=(PREPARED, paths, params["device"], resolve_recipe(params["train"]),
                           compute_cfg),
               labels=[f"unlearn@{method} seed {s}" for s in seeds], inline=inline_unlearning_inputs)
-    tasks = [UnlearnTask(method, cfg, seed, keep_model=i < keep) for i, seed in enumerate(seeds)]
-    print(f"[{method}] {len(seeds)} runs on {describe(executor)}", flush=True)
+    tasks = [UnlearnTask(method, cfg, seed, keep_model=i < keep, original=o)
+             for i, (seed, o) in enumerate(zip(seeds, originals))]
+    print(f"[{method}] {len(seeds)} runs from {len(paths)} original(s) on {describe(executor)}",
+          flush=True)
     bar = tqdm(total=len(tasks), desc=method, disable=None)
     start = time.time()
     results = run_all(job, tasks, executor, progress=lambda done, total, r: bar.update(1))
@@ -102,12 +109,13 @@ def main(argv=None):
     out = Path(f"models/unlearned/{method}")
     # Build the whole folder aside and swap it in at the end: no half-written runs.
     with profiling.phase("save"), atomic_dir(out) as tmp:
-        for i, r in enumerate(results):
+        for i, (r, o) in enumerate(zip(results, originals)):
             if r["state_dict"] is not None:
                 save_state(r["state_dict"], tmp / ("model.pt" if i == 0 else f"model_seed{r['seed']}.pt"),
                            arch=ckpt["arch"], num_classes=ckpt["num_classes"],
-                           extra={"method": method, "seed": r["seed"], "compute": fresh(r["compute"])})
-        torch_save({"method": method, "seeds": list(seeds),
+                           extra={"method": method, "seed": r["seed"], "original": o,
+                                  "compute": fresh(r["compute"])})
+        torch_save({"method": method, "seeds": list(seeds), "originals": list(originals),
                     "logits": {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS},
                     "labels": labels, "stats": [fresh(r["stats"]) for r in results],
                     "compute": [fresh(r["compute"]) for r in results]}, tmp / "runs.pt")

@@ -45,10 +45,11 @@ def params(n_runs, methods, resamples=200, scorer="both", min_runs=5, **bootstra
 
 
 def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None, stats=None,
-         **params_kw):
+         originals=None, **params_kw):
     """Write params.yaml, models/ and timing files for `methods` under root; same_as
     {method: other} gives a method exactly the runs of another one; stats {method: [per-run
-    dict]} are the diagnostics its runs recorded."""
+    dict]} are the diagnostics its runs recorded; originals [n_runs] the original (training
+    seed) each run started from, as the unlearn stage records it."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     labels = _labels(rng)
@@ -69,8 +70,11 @@ def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None,
         s = (shift or SHIFT)[m]
         twin = (same_as or {}).get(m)
         made[m] = made[twin] if twin else _logits(rng, labels, n_runs, s)
-        torch.save({"logits": made[m], "labels": labels, "seeds": p["unlearn"]["seeds"],
-                    "stats": (stats or {}).get(m, [{}] * n_runs)}, d / "runs.pt")
+        runs = {"logits": made[m], "labels": labels, "seeds": p["unlearn"]["seeds"],
+                "stats": (stats or {}).get(m, [{}] * n_runs)}
+        if originals is not None:
+            runs["originals"] = list(originals)
+        torch.save(runs, d / "runs.pt")
         t = root / f"metrics/timing/{m}.json"
         t.parent.mkdir(parents=True, exist_ok=True)
         t.write_text(json.dumps({"seconds": [1.0] * n_runs}))

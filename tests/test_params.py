@@ -38,8 +38,18 @@ def test_shipped_params_are_valid():
     ("train.epochs", "ten", "train.epochs: expected int, got str 'ten'"),
     ("train.lr", True, "train.lr: expected float, got bool"),
     ("train.preset", "fast", "train.preset: expected one of 'study', 'choi_na'"),
-    ("retrain.seeds", [], "retrain.seeds: expected a list of int (at least 1)"),
-    ("unlearn.seeds", [0, "1"], "unlearn.seeds: expected a list of int"),
+    ("retrain.seeds", [], "retrain.seeds: expected a list of distinct int (at least 1), got 0"),
+    ("unlearn.seeds", [0, "1"], "unlearn.seeds: expected a list of distinct int (at least 1), "
+                                "got str '1' in [0, '1']"),
+    ("unlearn.seeds", [0, 1, 0], "unlearn.seeds: 0 is listed twice in [0, 1, 0]"),
+    ("original.seeds", [], "original.seeds: expected a list of distinct int (at least 1), got 0"),
+    ("original.seeds", [0, 2, 2], "original.seeds: 2 is listed twice in [0, 2, 2]"),
+    ("original.seeds", [0, 1.5], "original.seeds: expected a list of distinct int (at least 1), "
+                                 "got float 1.5"),
+    ("original.seeds", 3, "original.seeds: expected a list of distinct int (at least 1), got int 3"),
+    ("original.seeds", [True], "original.seeds: expected a list of distinct int (at least 1), "
+                               "got bool True"),
+    ("train.seed", 0, "train.seed: moved to original.seeds"),
     ("unlearn.methods", ["finetune", "magic"], "unlearn.methods: unknown method 'magic'"),
     ("unlearn.finetune.lr", "fast", "unlearn.finetune.lr: expected float, got str 'fast'"),
     ("unlearn.finetune.lrr", 0.1, "unlearn.finetune.lrr: unknown key"),
@@ -105,7 +115,7 @@ def test_too_many_workers_stop_the_unlearning_stage_before_it_runs(tmp_path):
 
 def test_a_non_boolean_deterministic_stops_a_training_stage_before_it_runs(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change("compute.deterministic", 1)))
-    proc = subprocess.run([sys.executable, "-m", "stages.train_original"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "stages.train_original", "0"], cwd=tmp_path,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True)
     assert proc.returncode == 1

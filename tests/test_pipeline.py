@@ -17,7 +17,7 @@ from pipeline_repo import commit, copy_repo, dvc, edit_params, ran_stages, run
 def repo(tmp_path_factory):
     path = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
     first = pipeline_repo._BUILT["first_run"]
-    assert {"generate", "prepare", "train_original", "train_retrained@3", "unlearn@retrain",
+    assert {"generate", "prepare", "train_original@0", "train_retrained@3", "unlearn@retrain",
             "score@finetune", "report"} <= first, first
     return path
 
@@ -54,9 +54,9 @@ def test_full_run_leaves_status_clean_and_a_report(repo):
 
 def test_same_params_give_identical_outputs(repo):
     before = outs_hashes(repo)
-    out = dvc(repo, "repro", "-f", "-s", "generate", "prepare", "train_original",
+    out = dvc(repo, "repro", "-f", "-s", "generate", "prepare", "train_original@0",
               "unlearn@finetune").stdout
-    assert ran_stages(out) == {"generate", "prepare", "train_original", "unlearn@finetune"}
+    assert ran_stages(out) == {"generate", "prepare", "train_original@0", "unlearn@finetune"}
     assert outs_hashes(repo) == before
     run(repo, "git", "checkout", "--", ".")   # only wall-clock timings differed
     dvc(repo, "repro")
@@ -94,3 +94,26 @@ def test_adding_a_retrain_seed_trains_only_that_model(repo):
     out = dvc(repo, "repro").stdout
     assert not any(s.startswith(("train_", "unlearn@", "prepare", "generate"))
                    for s in ran_stages(out)), ran_stages(out)
+
+
+def test_adding_an_original_seed_trains_one_model_and_spreads_the_runs(repo):
+    """original.seeds [0] -> [0, 1]: only the new original trains; every method's N = 3 runs
+    then start from originals 0, 1, 0 (run k from original k mod K) and the report says so."""
+    before = (repo / "models/original/seed_0/model.pt").read_bytes()
+    edit_params(repo, original__seeds=[0, 1])
+    out = dvc(repo, "repro", "train_original").stdout
+    assert ran_stages(out) == {"train_original@1"}
+    assert (repo / "models/original/seed_0/model.pt").read_bytes() == before
+    ran = ran_stages(dvc(repo, "repro").stdout)
+    assert {f"unlearn@{m}" for m in ("original", "retrain", "finetune")} <= ran
+    import torch
+    runs = torch.load(repo / "models/unlearned/original/runs.pt", weights_only=True)
+    assert runs["originals"] == [0, 1, 0]
+    logits = {o: torch.load(repo / f"models/original/seed_{o}/logits.pt",
+                            weights_only=True)["logits"]["forget"] for o in (0, 1)}
+    for k, o in enumerate([0, 1, 0]):   # `original` returns the model it started from
+        assert torch.equal(runs["logits"]["forget"][k], logits[o])
+    assert not torch.equal(logits[0], logits[1])
+    report = (repo / "metrics/report.md").read_text()
+    assert "from K = 2 original models" in report and "seed 0: runs 1, 3; seed 1: run 2" in report
+    assert json.loads((repo / "metrics/summary.json").read_text())["n_originals"] == 2

@@ -19,7 +19,7 @@ from pipeline_repo import commit, copy_repo, dvc, ran_stages, run
 BUCKET = "unlearn-bench"
 REMOTE_URL = f"s3://{BUCKET}/cache"
 KEY, SECRET = "test-key", "test-secret"   # moto accepts any credentials
-CHECKPOINT = "models/original/model.pt"
+CHECKPOINT = "models/original/seed_0/model.pt"
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_push_sends_checkpoints_and_run_cache(origin, s3):
 
 
 def test_pull_checkpoints_brings_back_identical_files_and_repro_trains_nothing(origin, pulled):
-    expected = ["models/original/logits.pt", "models/original/model.pt"] + [
+    expected = ["models/original/seed_0/logits.pt", "models/original/seed_0/model.pt"] + [
         f"models/retrained/seed_{k}/{f}" for k in retrain_seeds(origin)
         for f in ("logits.pt", "model.pt")]
     # only the training stages' outputs: no unlearned runs, no data
@@ -138,7 +138,7 @@ def test_pull_checkpoints_brings_back_identical_files_and_repro_trains_nothing(o
     # give the same prepared data: every training stage is skipped
     ran = ran_stages(pulled.repro)
     assert ran <= {"generate", "prepare"}, ran
-    assert "Stage 'train_original' didn't change, skipping" in pulled.repro
+    assert "Stage 'train_original@0' didn't change, skipping" in pulled.repro
     for k in retrain_seeds(origin):
         assert f"Stage 'train_retrained@{k}' didn't change, skipping" in pulled.repro
     for path, digest in pulled.hashes.items():   # and the checkpoints are untouched
@@ -199,14 +199,14 @@ def test_object_missing_on_remote_leaves_no_partial_checkpoint(origin, s3, tmp_p
         md5 = key.split("/")[-2] + key.split("/")[-1]
         assert f"failed to transfer '{md5}'" in message, message
         assert "does not exist" in message, message
-        # logits.pt was downloadable, yet models/original is not half restored
+        # logits.pt was downloadable, yet models/original/seed_0 is not half restored
         assert not (repo / "models").exists()
     finally:
         s3.client.upload_file(str(origin / CHECKPOINT), BUCKET, key)
 
 
 def checkpoint_variants(good):
-    """Bytes of bad replacements for models/original/model.pt, by kind."""
+    """Bytes of bad replacements for models/original/seed_0/model.pt, by kind."""
     import io
 
     import torch
@@ -256,6 +256,6 @@ def test_bad_pulled_checkpoint_stops_unlearning_with_one_line(pulled, kind):
     finally:
         # the README's repair: DVC sees the file modified and restores the cached copy
         status = dvc(repo, "status", "train_original").stdout
-        dvc(repo, "checkout", "--force", "models/original")
-    assert "modified:" in status and "models/original" in status, status
+        dvc(repo, "checkout", "--force", "models/original/seed_0")
+    assert "modified:" in status and "models/original/seed_0" in status, status
     assert sha256(path) == pulled.hashes[CHECKPOINT]

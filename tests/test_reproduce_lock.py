@@ -15,7 +15,7 @@ import yaml
 
 from pipeline_repo import ROOT, dvc, make_repo
 
-STAGES = ("generate", "prepare", "train_original", "unlearn@finetune")
+STAGES = ("generate", "prepare", "train_original@0", "unlearn@finetune")
 LOCK = ROOT / "dvc.lock"
 
 

@@ -105,9 +105,9 @@ def test_code_deps_are_exactly_what_the_stage_imports(name, cmd, deps):
 def test_a_missing_or_unused_dep_is_found():
     """The check itself can fail: the train stage without unlearn/training, and with a folder
     of code it never imports."""
-    deps = next(d for n, _, d in stage_instances() if n == "train_original")
+    deps = next(d for n, _, d in stage_instances() if n == "train_original@0")
     cut = [d for d in deps if d != "unlearn/training"] + ["unlearn/scoring"]
-    found = problems("python -m stages.train_original", cut)
+    found = problems("python -m stages.train_original 0", cut)
     assert ("missing", "unlearn/training/train.py") in found
     assert ("unused", "unlearn/scoring") in found
 

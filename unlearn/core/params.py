@@ -27,15 +27,29 @@ class Choice:
 
 
 class ListOf:
-    def __init__(self, item, min_len=0):
-        self.item, self.min_len = item, min_len
+    def __init__(self, item, min_len=0, distinct=False):
+        self.item, self.min_len, self.distinct = item, min_len, distinct
 
     def check(self, value):
         return (isinstance(value, list) and len(value) >= self.min_len
-                and all(_check(self.item, v) for v in value))
+                and all(_check(self.item, v) for v in value)
+                and (not self.distinct or len(set(value)) == len(value)))
 
     def describe(self):
-        return f"a list of {_describe(self.item)} (at least {self.min_len})"
+        what = "distinct " if self.distinct else ""
+        return f"a list of {what}{_describe(self.item)} (at least {self.min_len})"
+
+    def problem(self, value):
+        """What is wrong with a value that fails check, in a few words."""
+        if not isinstance(value, list):
+            return f"expected {self.describe()}, got {type(value).__name__} {value!r}"
+        if len(value) < self.min_len:
+            return f"expected {self.describe()}, got {len(value)} item(s)"
+        bad = next((v for v in value if not _check(self.item, v)), None)
+        if bad is not None or not all(_check(self.item, v) for v in value):
+            return f"expected {self.describe()}, got {type(bad).__name__} {bad!r} in {value!r}"
+        twice = next(v for i, v in enumerate(value) if v in value[:i])
+        return f"{twice!r} is listed twice in {value!r}; each must be distinct"
 
 
 class Optional:
@@ -95,10 +109,11 @@ SCHEMA = {
     "prepare": {"forget": {"mode": Choice("random", "first", "identity"), "count": Optional(int),
                            "fraction": Optional(float), "seed": int},
                 "duplicates": str, "near_threshold": int},
-    "train": {"preset": Choice("study", "choi_na"), "seed": int, "arch": Choice("resnet18"),
-              **RECIPE_SCHEMA},
-    "retrain": {"seeds": ListOf(int, 1)},
-    "unlearn": {"seeds": ListOf(int, 1), "methods": ListOf(str, 1),
+    "train": {"preset": Choice("study", "choi_na"), "arch": Choice("resnet18"), **RECIPE_SCHEMA},
+    # seeds are distinct: a repeated seed would be one model counted as two independent ones
+    "original": {"seeds": ListOf(int, 1, distinct=True)},
+    "retrain": {"seeds": ListOf(int, 1, distinct=True)},
+    "unlearn": {"seeds": ListOf(int, 1, distinct=True), "methods": ListOf(str, 1),
                 "keep_checkpoints": int, "*": AnyMapping},
     "score": {
         "scorer": Choice("local", "official", "both"),
@@ -120,12 +135,18 @@ OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoint
                         "deterministic", "compile", "fused_optimizer", "eval_batch_size"}}
 
 
+# Keys that moved: a params file written for an older version names them.
+MOVED = {"train.seed": "original.seeds (a list: one original model per training seed)"}
+
+
 def _validate(value, schema, key, optional=()):
     if isinstance(schema, dict):
         if not isinstance(value, dict):
             raise UserError(f"{key}: expected a mapping, got {type(value).__name__}")
         for k, v in value.items():
             sub = schema.get(k, schema.get("*"))
+            if f"{key}.{k}" in MOVED:
+                raise UserError(f"{key}.{k}: moved to {MOVED[f'{key}.{k}']}")
             if sub is None:
                 raise UserError(f"{key}.{k}: unknown key; known: {', '.join(sorted(k for k in schema if k != '*'))}")
             if sub is not AnyMapping:
@@ -135,6 +156,8 @@ def _validate(value, schema, key, optional=()):
             raise UserError(f"{key}.{missing[0]}: missing key")
         return
     if not _check(schema, value):
+        if isinstance(schema, ListOf):
+            raise UserError(f"{key}: {schema.problem(value)}")
         raise UserError(f"{key}: expected {_describe(schema)}, got {type(value).__name__} {value!r}")
 
 

@@ -1,7 +1,9 @@
 """Uncertainty of the scores: how a replicate reweights what was random, intervals, ranks.
 
 What was random in a score, and what a replicate reweights:
-- the N unlearning runs of a method: a weight per run;
+- the N unlearning runs of a method: a weight per run; when the runs start from K > 1 original
+  models (training seeds), hierarchically: the originals are drawn first, then runs within each
+  drawn original (`groups`), as a two-stage sample was taken;
 - the reference retrained models: a weight per model (the official scorer compares against all
   of them; the local scorer uses one model, whose only randomness is its noise draw);
 - the local scorer's noise draw: a fresh noise seed per replicate;
@@ -70,24 +72,84 @@ def _weights(rng, b, n, scheme):
     return counts
 
 
+def _grouped_weights(rng_originals, rng_runs, b, groups, scheme):
+    """Run weights [b, N] of a two-stage resample: the originals (groups: each run's original)
+    are drawn first, then the runs within every drawn original. multinomial: original g drawn
+    c times contributes c independent with-replacement draws of its n_g runs (the weights are
+    counts, summing to Σ c·n_g); bayesian: an original's Dirichlet weight times its runs'
+    Dirichlet weights within it, scaled to mean 1."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    original_w = _weights(rng_originals, b, len(members), scheme)
+    w = np.zeros((b, len(inverse)))
+    for g, idx in enumerate(members):
+        if scheme == "bayesian":
+            w[:, idx] = original_w[:, [g]] * _weights(rng_runs, b, len(idx), scheme)
+            continue
+        copies = original_w[:, g].astype(int)
+        for j in range(int(copies.max())):   # the j-th copy of g, in the replicates that have it
+            w[:, idx] += _weights(rng_runs, b, len(idx), scheme) * (copies > j)[:, None]
+    if scheme == "bayesian":
+        w *= w.shape[1] / w.sum(axis=1, keepdims=True)
+    return w
+
+
 def draw(seed: int, resamples: int, n_runs: int, n_refs: int, n_examples: int,
-         scheme: str = "multinomial", resample_examples: bool = True) -> Draws:
-    """The replicates' weights, deterministic in (seed, scheme, sizes); each kind has its own
-    stream (numpy SeedSequence.spawn), so e.g. adding reference models leaves the run weights
-    as they were. resample_examples=False keeps every example at weight 1."""
+         scheme: str = "multinomial", resample_examples: bool = True, groups=None) -> Draws:
+    """The replicates' weights, deterministic in (seed, scheme, sizes, groups); each kind has its
+    own stream (numpy SeedSequence.spawn), so e.g. adding reference models leaves the run weights
+    as they were. resample_examples=False keeps every example at weight 1. groups [N]: the
+    original each run started from; with more than one, runs are drawn within drawn originals
+    (a fifth stream draws the originals, so one original gives the same draws as no groups)."""
     check_settings(resamples, 0.5, scheme)
     for name, k in (("n_runs", n_runs), ("n_refs", n_refs), ("n_examples", n_examples)):
         if k < 1:
             raise ValueError(f"{name}: must be >= 1, got {k}")
-    runs_ss, refs_ss, ex_ss, noise_ss = np.random.SeedSequence(seed).spawn(4)
+    if groups is not None and len(groups) != n_runs:
+        raise ValueError(f"groups: one original per run, got {len(groups)} for {n_runs} runs")
+    runs_ss, refs_ss, ex_ss, noise_ss, originals_ss = np.random.SeedSequence(seed).spawn(5)
     b = int(resamples)
-    runs = _weights(np.random.default_rng(runs_ss), b, n_runs, scheme)
+    if groups is None or len(set(groups)) == 1:
+        runs = _weights(np.random.default_rng(runs_ss), b, n_runs, scheme)
+    else:
+        runs = _grouped_weights(np.random.default_rng(originals_ss),
+                                np.random.default_rng(runs_ss), b, groups, scheme)
     refs = _weights(np.random.default_rng(refs_ss), b, n_refs, scheme)
     examples = _weights(np.random.default_rng(ex_ss), b, n_examples, scheme)
     if not resample_examples:
         examples = np.ones_like(examples)
     noise = np.random.default_rng(noise_ss).integers(0, 2 ** 63 - 1, b)
     return Draws(runs, refs, examples, noise)
+
+
+def level_draws(seed: int, resamples: int, groups, n_refs: int, n_examples: int, level: str,
+                scheme: str = "multinomial", noise_seed: int = 0) -> Draws:
+    """Replicates that redraw one level of the runs only, for the share of a score's variance
+    between originals: level "originals" draws originals and keeps all runs of each drawn one,
+    "within" keeps every original and draws runs within each. References and examples keep
+    weight 1 and every replicate the same noise seed, so only the runs vary."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    n, k, b = len(inverse), int(inverse.max()) + 1, int(resamples)
+    originals_rng, runs_rng = (np.random.default_rng(ss) for ss in
+                               np.random.SeedSequence([seed, 1]).spawn(2))
+    if level == "originals":
+        runs = _weights(originals_rng, b, k, scheme)[:, inverse]
+    elif level == "within":
+        runs = np.zeros((b, n))
+        for g in range(k):
+            idx = np.flatnonzero(inverse == g)
+            runs[:, idx] = _weights(runs_rng, b, len(idx), scheme)
+    else:
+        raise ValueError(f"level: {level!r} unknown; choose from originals, within")
+    return Draws(runs, np.ones((b, n_refs)), np.ones((b, n_examples)),
+                 np.full(b, noise_seed, dtype=np.int64))
+
+
+def between_share(between_reps, within_reps):
+    """V_between / (V_between + V_within) of two sets of replicates (population variances);
+    None when both are constant (nothing varies)."""
+    v_b, v_w = float(np.var(between_reps)), float(np.var(within_reps))
+    return None if v_b + v_w == 0 else v_b / (v_b + v_w)
 
 
 def weighted_means(values, weights) -> np.ndarray:

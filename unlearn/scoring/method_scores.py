@@ -86,12 +86,14 @@ def add_intervals(m, replicates, boot):
 
 
 
-def local_scores(forget_u, ref_forgets, run_acc, ref_acc, cfg, draws=None):
+def local_scores(forget_u, ref_forgets, run_acc, ref_acc, cfg, draws=None,
+                 first_reference=False):
     """The local scorer on one method's runs: (F, score, per-example ε, F replicates, score
     replicates); the replicates are None without draws. forget_u [N, S, C] and ref_forgets
     [N_ref, S, C] are float64 numpy logits, accuracies per model. The score compares with the
     first reference model, as the study's notebook; each replicate with one reference model
-    drawn by its reference weights (which model was trained is random too)."""
+    drawn by its reference weights (which model was trained is random too), or the first one
+    in every replicate (first_reference)."""
     ref_forget = ref_forgets[0]
     n = forget_u.shape[0]
     local = cfg["local"]
@@ -106,7 +108,8 @@ def local_scores(forget_u, ref_forgets, run_acc, ref_acc, cfg, draws=None):
                                 ref_acc["retain"][0], ref_acc["test"][0])
     if draws is None:
         return f, score, eps, None, None
-    ref_index = draws.one_reference()
+    ref_index = (np.zeros(draws.resamples, np.intp) if first_reference
+                 else draws.one_reference())
     f_reps = local_quality_replicates(u_stats, ref_forgets, draws, ref_index=ref_index,
                                       noise_divisor=local["noise_divisor"], **kw)
     return f, score, eps, f_reps, _score_replicates(f_reps, draws, run_acc, ref_acc, False,
@@ -153,17 +156,47 @@ def klom_and_tow(run_logits, ref_logits, labels, cfg, draws=None):
     return out
 
 
-def score_runs(method, run_logits, labels, refs, cfg):
+def between_originals(forget_u, ref_forgets, labels, run_acc, ref_acc, cfg, originals):
+    """{score name: share of its variance between originals} for the scores the report ranks
+    by (bootstrap.between_share of two one-level resamples, B = score.bootstrap.resamples each);
+    None with the reason when it can't be told apart: one original, or one run per original
+    (then between-original and between-run variation are the same thing)."""
+    k, n = len(set(originals)), len(originals)
+    if k == 1:
+        return None, "one original model"
+    if k == n:
+        return None, "one run per original: between-original and between-run variation coincide"
+    boot = cfg["bootstrap"]
+    reps = {}
+    for level in ("originals", "within"):
+        d = bootstrap.level_draws(boot["seed"], boot["resamples"], originals, len(ref_forgets),
+                                  forget_u.shape[1], level, boot["scheme"], cfg["local"]["noise_seed"])
+        if cfg["scorer"] in ("local", "both"):   # its point estimate: the first reference model
+            reps.setdefault("score", []).append(local_scores(
+                forget_u, ref_forgets, run_acc, ref_acc, cfg, d, first_reference=True)[4])
+        if cfg["scorer"] in ("official", "both"):
+            reps.setdefault("official_score", []).append(official_scores(
+                forget_u, ref_forgets, labels, run_acc, ref_acc, cfg, d)[4])
+    if cfg["scorer"] == "official":
+        reps["score"] = reps["official_score"]
+    return {name: bootstrap.between_share(*pair) for name, pair in reps.items()}, None
+
+
+def score_runs(method, run_logits, labels, refs, cfg, originals=None):
     """Metrics (dict) and bootstrap replicates (dict or None) of one method.
 
     run_logits: split -> [N, S, C] tensor of the N runs; labels: split -> [S];
     refs: one {"logits": split -> [S, C], "labels": ...} per reference model;
-    cfg: the `score` params section.
+    cfg: the `score` params section; originals [N]: the original each run started from
+    (its training seed; None = one original for all).
     """
     U, diverged = sanitize(run_logits), diverged_runs(run_logits)
     n = len(next(iter(run_logits.values())))
-    m = {"method": method, "n_runs": n, "diverged_runs": diverged, "n_reference": len(refs),
-         "scorer": cfg["scorer"]}
+    originals = list(originals) if originals is not None else [0] * n
+    if len(originals) != n:
+        raise UserError(f"runs.pt: {len(originals)} originals listed for {n} runs")
+    m = {"method": method, "n_runs": n, "n_originals": len(set(originals)),
+         "diverged_runs": diverged, "n_reference": len(refs), "scorer": cfg["scorer"]}
     for split in ("retain", "forget", "test", "val"):
         m[f"{split}_acc"] = float(np.mean(_acc(U[split], labels[split])))
     ref_acc = {s: [accuracy(r["logits"][s], r["labels"][s]) for r in refs] for s in ("retain", "test")}
@@ -173,22 +206,21 @@ def score_runs(method, run_logits, labels, refs, cfg):
     draws = None
     if n >= boot["min_runs"]:
         draws = bootstrap.draw(boot["seed"], boot["resamples"], n, len(refs),
-                               len(labels["forget"]), boot["scheme"], boot["resample_examples"])
+                               len(labels["forget"]), boot["scheme"], boot["resample_examples"],
+                               groups=originals)
     run_acc = {split: _acc(U[split], labels[split]) for split in ("retain", "test")}
     forget_u = U["forget"].double().numpy()
+    ref_forgets = np.stack([r["logits"]["forget"].double().numpy() for r in refs])
     eps_columns, replicates = {}, {}
     results = {}
     if cfg["scorer"] in ("local", "both"):
-        results["local"] = local_scores(
-            forget_u, np.stack([r["logits"]["forget"].double().numpy() for r in refs]),
-            run_acc, ref_acc, cfg, draws)
+        results["local"] = local_scores(forget_u, ref_forgets, run_acc, ref_acc, cfg, draws)
     if cfg["scorer"] in ("official", "both"):
         if len(refs) != n:
             raise UserError(f"retrain.seeds: the official scorer needs as many reference models "
                             f"as unlearning runs (unlearn.seeds), got {len(refs)} vs {n}")
-        results["official"] = official_scores(
-            forget_u, np.stack([r["logits"]["forget"].double().numpy() for r in refs]),
-            labels["forget"].numpy(), run_acc, ref_acc, cfg, draws)
+        results["official"] = official_scores(forget_u, ref_forgets, labels["forget"].numpy(),
+                                              run_acc, ref_acc, cfg, draws)
     for scorer, (f, score, eps, f_reps, s_reps) in results.items():
         m[f"{scorer}_forget_quality"], m[f"{scorer}_score"] = f, score
         eps_columns[scorer] = eps
@@ -208,6 +240,11 @@ def score_runs(method, run_logits, labels, refs, cfg):
         replicates["forget_quality"] = replicates[f"{primary}_forget_quality"]
         replicates["score"] = replicates[f"{primary}_score"]
     add_intervals(m, replicates if draws is not None else None, boot)
+    if draws is not None:
+        m["between_originals"], reason = between_originals(
+            forget_u, ref_forgets, labels["forget"].numpy(), run_acc, ref_acc, cfg, originals)
+        if reason:
+            m["between_originals_na"] = reason
 
     nomus = [scoring.nomus(acc, scoring.per_example_cross_entropy(U["forget"][i].double().numpy(), labels["forget"].numpy()),
                            scoring.per_example_cross_entropy(U["test"][i].double().numpy(), labels["test"].numpy()))

@@ -3,8 +3,8 @@
 `run_unlearning` takes everything it needs as arguments (original weights, data,
 method config, seed, device) and returns logits and timing, touching no file. That
 is the unit an executor (unlearn/core/executor.py: local worker processes, or Ray tasks)
-maps over seeds: `setup_unlearning` loads the shared inputs once per worker and
-`unlearning_task` runs one seed.
+maps over seeds: `setup_unlearning` loads the shared inputs once per worker (the data and
+every original model) and `unlearning_task` runs one seed from the original it names.
 """
 import time
 from dataclasses import dataclass, field
@@ -73,32 +73,44 @@ class UnlearnTask:
     cfg: dict
     seed: int
     keep_model: bool = False   # return the weights too (for a kept checkpoint)
+    original: int | None = None  # training seed of the original it starts from (None: the only one)
 
 
-def setup_unlearning(prepared, checkpoint, device="auto", train_recipe=None, compute_cfg=None):
+def _checkpoint(c):
+    return c if isinstance(c, dict) else load_checkpoint(c)[1]
+
+
+def setup_unlearning(prepared, originals, device="auto", train_recipe=None, compute_cfg=None):
     """What every run shares, loaded once per worker: data (moved to the device once),
-    original weights, device.
+    the original models' weights, device.
 
-    `prepared` and `checkpoint` are the prepared folder and the original's checkpoint
-    file, or what `inline_unlearning_inputs` read from them (for workers on other machines).
+    `prepared` is the prepared folder; `originals` maps each original's training seed to its
+    checkpoint file, or is one checkpoint file for every run; either may be what
+    `inline_unlearning_inputs` read from them (for workers on other machines).
     """
     device = pick_device(device)
     compute.configure_process(compute.resolve(compute_cfg or {}, device), device)
-    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)[1]
+    if isinstance(originals, dict) and "state_dict" not in originals:
+        ckpts = {seed: _checkpoint(c) for seed, c in originals.items()}
+    else:
+        ckpts = {None: _checkpoint(originals)}
     splits = prepared if isinstance(prepared, dict) else load_prepared(prepared)
     splits = {name: split.to(device) for name, split in splits.items()}
-    return {"splits": splits, "ckpt": ckpt, "device": device,
+    return {"splits": splits, "ckpts": ckpts, "device": device,
             "train_recipe": train_recipe or {}, "compute": compute_cfg}
 
 
-def inline_unlearning_inputs(prepared_dir, checkpoint, *rest):
-    """setup_unlearning's arguments with the two files read in (Job.inline)."""
-    return (load_prepared(prepared_dir), load_checkpoint(checkpoint)[1], *rest)
+def inline_unlearning_inputs(prepared_dir, originals, *rest):
+    """setup_unlearning's arguments with the files read in (Job.inline)."""
+    read = ({seed: _checkpoint(path) for seed, path in originals.items()}
+            if isinstance(originals, dict) else _checkpoint(originals))
+    return (load_prepared(prepared_dir), read, *rest)
 
 
 def unlearning_task(state, task):
     """One seed of one method; returns plain data (no module) so it crosses processes."""
-    ckpt = state["ckpt"]
+    ckpts = state["ckpts"]
+    ckpt = ckpts[None] if None in ckpts else ckpts[task.original]
     result = run_unlearning(task.method, task.cfg, ckpt["state_dict"], state["splits"],
                             seed=task.seed, device=state["device"],
                             num_classes=ckpt["num_classes"], arch=ckpt["arch"],
