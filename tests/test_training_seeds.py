@@ -140,5 +140,5 @@ def test_one_original_reports_no_training_seed_section(tmp_path):
                                 resamples=20)
     score_workspace.score_and_report(root)
     report = (root / "metrics/report.md").read_text()
-    assert "from one original model (training seed 0)" in report
+    assert "from one original model (training seed 0; the intervals hold for this original" in report
     assert "## Training seeds" not in report

@@ -13,7 +13,8 @@ def assignment(originals) -> str:
 
 def headline(n_runs, originals, n_reference) -> str:
     k = len(set(originals))
-    what = (f"from one original model (training seed {originals[0]})" if k == 1 else
+    what = (f"from one original model (training seed {originals[0]}; the intervals hold for "
+            f"this original and leave out how another training seed would differ)" if k == 1 else
             f"from K = {k} original models trained with different seeds (run k from original "
             f"k mod K: {assignment(originals)})")
     return (f"N = {n_runs} unlearning runs per method {what}, {n_reference} reference retrained "
