@@ -86,7 +86,7 @@ def test_unlearn_on_ray_gives_the_bytes_of_the_local_executor(repo):
     try:
         assert ran_stages(dvc(repo, "repro").stdout) == set()  # the executor is not a param
         out = dvc(repo, "repro", "-f", "-s", "unlearn@finetune").stdout
-        assert "3 runs on Ray tasks on the Ray cluster at 127.0.0.1:" in out
+        assert "3 runs from 1 original(s) on Ray tasks on the Ray cluster at 127.0.0.1:" in out
         assert lock_outs(repo, "unlearn@finetune")["models/unlearned/finetune"] == local
     finally:
         edit_params(repo, executor__kind="local")
