@@ -84,9 +84,14 @@ def render_table(rows):
     return "\n".join(lines)
 
 
-def load_replicates(rows):
+def read_replicate_files(rows):
+    """Every method's bootstrap file (its replicates and how they were drawn), table order."""
+    return [_read_json(score_files(r["method"])["bootstrap"], r["method"]) for r in rows]
+
+
+def load_replicates(rows, files=None):
     """[M, B] replicate arrays per score name, in table order, or (None, reason)."""
-    files = [_read_json(score_files(r["method"])["bootstrap"], r["method"]) for r in rows]
+    files = files or read_replicate_files(rows)
     na = next((f["na"] for f in files if f.get("na")), None)
     if na:
         return None, na
@@ -100,12 +105,6 @@ def load_replicates(rows):
                             f"stages with one params.yaml")
     names = set.intersection(*(set(f["replicates"]) for f in files))
     return {k: np.array([f["replicates"][k] for f in files]) for k in names}, None
-
-
-def run_originals(row):
-    """The original (training seed) each of a method's runs started from, as scored."""
-    boot = _read_json(score_files(row["method"])["bootstrap"], row["method"])
-    return boot.get("originals") or [0] * row["n_runs"]
 
 
 def uncertainty(rows, reps, level):
@@ -213,7 +212,10 @@ def main():
     audit_counts, audit_pairs = read_audit()
     rows = [_read_json(score_files(m)["metrics"], m) for m in params["unlearn"]["methods"]]
     rows.sort(key=lambda r: r["score"], reverse=True)
-    reps, na = load_replicates(rows)
+    files = read_replicate_files(rows)
+    reps, na = load_replicates(rows, files)
+    # the original (training seed) each run started from; the same for every method
+    run_originals = files[0].get("originals") or [0] * rows[0]["n_runs"]
     unc = uncertainty(rows, reps, level) if reps is not None else None
     first = rows[0]
     summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
@@ -233,7 +235,7 @@ def main():
             for k, values in unc.items():
                 entry[k] = values[i]
         summary["methods"][r["method"]] = entry
-    report = render_report(rows, unc, na, level, params, reps)
+    report = render_report(rows, unc, na, level, params, reps, run_originals)
     report += "\n" + markdown_section(audit_counts, audit_pairs)
     lines = ["method,score,score_low,score_high,forget_quality,forget_quality_low,"
              "forget_quality_high,retain_acc,test_acc"]
@@ -269,14 +271,15 @@ def render_diagnostics(rows):
     return "\n".join(lines) + "\n\n"
 
 
-def render_report(rows, unc, na, level, params, reps=None):
+def render_report(rows, unc, na, level, params, reps=None, run_originals=None):
     first = rows[0]
     cost_limit = params["score"]["cost_limit"]
     primary = ("local (the study's Kaggle scorer)" if first["scorer"] != "official"
                else "official (the competition's metric)")
     text = (f"# Unlearning report\n\n"
             f"Scorer: {first['scorer']} (rows sorted by `score`, the {primary} score). "
-            + originals.headline(first["n_runs"], run_originals(first), first["n_reference"])
+            + originals.headline(first["n_runs"], run_originals or [0] * first["n_runs"],
+                                 first["n_reference"])
             + "\n"
             f"Test accuracy (TA) is on the `{first['test_split']}` CSV; model selection used the "
             f"`{first['val_split']}` CSV. FA = forget-set accuracy. "

@@ -72,25 +72,36 @@ def _weights(rng, b, n, scheme):
     return counts
 
 
+def _members(groups):
+    """Run indices of each original, in the order of the originals' sorted seeds."""
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    return inverse, [np.flatnonzero(inverse == g) for g in range(int(inverse.max()) + 1)]
+
+
+def _within_weights(rng, b, members, n, scheme):
+    """[b, n] weights drawing each original's runs within it, once per replicate."""
+    w = np.zeros((b, n))
+    for idx in members:
+        w[:, idx] = _weights(rng, b, len(idx), scheme)
+    return w
+
+
 def _grouped_weights(rng_originals, rng_runs, b, groups, scheme):
     """Run weights [b, N] of a two-stage resample: the originals (groups: each run's original)
     are drawn first, then the runs within every drawn original. multinomial: original g drawn
     c times contributes c independent with-replacement draws of its n_g runs (the weights are
     counts, summing to Σ c·n_g); bayesian: an original's Dirichlet weight times its runs'
     Dirichlet weights within it, scaled to mean 1."""
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    inverse, members = _members(groups)
     original_w = _weights(rng_originals, b, len(members), scheme)
+    if scheme == "bayesian":
+        w = original_w[:, inverse] * _within_weights(rng_runs, b, members, len(inverse), scheme)
+        return w * (w.shape[1] / w.sum(axis=1, keepdims=True))
     w = np.zeros((b, len(inverse)))
     for g, idx in enumerate(members):
-        if scheme == "bayesian":
-            w[:, idx] = original_w[:, [g]] * _weights(rng_runs, b, len(idx), scheme)
-            continue
         copies = original_w[:, g].astype(int)
         for j in range(int(copies.max())):   # the j-th copy of g, in the replicates that have it
             w[:, idx] += _weights(rng_runs, b, len(idx), scheme) * (copies > j)[:, None]
-    if scheme == "bayesian":
-        w *= w.shape[1] / w.sum(axis=1, keepdims=True)
     return w
 
 
@@ -128,17 +139,14 @@ def level_draws(seed: int, resamples: int, groups, n_refs: int, n_examples: int,
     between originals: level "originals" draws originals and keeps all runs of each drawn one,
     "within" keeps every original and draws runs within each. References and examples keep
     weight 1 and every replicate the same noise seed, so only the runs vary."""
-    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    n, k, b = len(inverse), int(inverse.max()) + 1, int(resamples)
+    inverse, members = _members(groups)
+    b = int(resamples)
     originals_rng, runs_rng = (np.random.default_rng(ss) for ss in
                                np.random.SeedSequence([seed, 1]).spawn(2))
     if level == "originals":
-        runs = _weights(originals_rng, b, k, scheme)[:, inverse]
+        runs = _weights(originals_rng, b, len(members), scheme)[:, inverse]
     elif level == "within":
-        runs = np.zeros((b, n))
-        for g in range(k):
-            idx = np.flatnonzero(inverse == g)
-            runs[:, idx] = _weights(runs_rng, b, len(idx), scheme)
+        runs = _within_weights(runs_rng, b, members, len(inverse), scheme)
     else:
         raise ValueError(f"level: {level!r} unknown; choose from originals, within")
     return Draws(runs, np.ones((b, n_refs)), np.ones((b, n_examples)),
