@@ -66,7 +66,8 @@ def entry_point(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            print(f"error: {e}", file=sys.stderr)
+            for line in str(e).splitlines():   # several problems: one line each
+                print(f"error: {line}", file=sys.stderr)
             sys.exit(1)
         finally:
             profiling.record(started)

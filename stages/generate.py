@@ -10,30 +10,15 @@ from pathlib import Path
 
 from stages.common import entry_point, load_params
 from unlearn.core.atomic import atomic_dir
-from unlearn.core.errors import UserError
 from unlearn.data.mufac import DATASET_DIRNAME
-from unlearn.data.synthetic import check_config, generate
-
-
-def check_out(out):
-    """Refuse an `out` whose replacement would delete anything but an earlier dataset."""
-    here = Path.cwd().resolve()
-    target = (here / out).resolve()
-    if target == here or target in here.parents or str(out).strip() in ("", "."):
-        raise UserError(f"generate.out: {out!r} is the working folder or above it")
-    if target.exists() and not target.is_dir():
-        raise UserError(f"generate.out: {out} is a file, not a folder")
-    extra = [p.name for p in target.iterdir() if p.name != DATASET_DIRNAME] if target.exists() else []
-    if extra:
-        raise UserError(f"generate.out: {out} holds other files ({', '.join(sorted(extra)[:3])});"
-                        " it must be a folder of its own, replaced by each run")
+from unlearn.data.synthetic import check_config, check_generate_out, generate
 
 
 @entry_point
 def main():
     cfg = load_params()["generate"]
     check_config(cfg)
-    check_out(cfg["out"])
+    check_generate_out(cfg["out"])
     start = time.time()
     with atomic_dir(cfg["out"]) as tmp:
         counts, planted = generate(tmp / DATASET_DIRNAME, cfg)

@@ -28,6 +28,7 @@ from unlearn.data.splits import load_labels, read_num_classes
 from unlearn.core.errors import UserError
 from unlearn.core.executor import Job, check_executor, describe, run_all
 from unlearn.methods import method_config
+from unlearn.unlearning.checks import check_calibration_seeds
 from unlearn.training.model import load_checkpoint, pick_device, save_state
 from unlearn.training.recipes import resolve_recipe
 from unlearn.data.splits import EVAL_SPLITS
@@ -35,14 +36,6 @@ from unlearn.unlearning.runner import (UnlearnTask, inline_unlearning_inputs, se
                             unlearning_task)
 
 PREPARED = "data/prepared"
-
-
-def check_calibration_seeds(method, cfg, seeds, reference_seeds):
-    if method == "retrain":  # calibration models must not reuse the scorer's reference seeds
-        clash = {cfg["seed_offset"] + s for s in seeds} & set(reference_seeds)
-        if clash:
-            raise UserError(f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also "
-                            "reference seeds in retrain.seeds; choose a larger offset")
 
 
 def fresh(plain):
@@ -82,7 +75,8 @@ def main(argv=None):
         # what the workers will resolve, checked here (e.g. bf16 on a GPU without it)
         compute.resolve(compute_cfg, pick_device(params["device"]))
     seeds = section["seeds"]
-    check_calibration_seeds(method, cfg, seeds, params["retrain"]["seeds"])
+    if method == "retrain":
+        check_calibration_seeds(cfg, seeds, params["retrain"]["seeds"])
     originals = original_assignment(params["original"]["seeds"], len(seeds))
     paths = {o: str(original_dir(o) / "model.pt") for o in params["original"]["seeds"]}
     # A pulled checkpoint must fit this project's model and data before anything runs.

@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", "fanout", "dvc_templates", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", "fanout", "tools", "dvc_templates",
+        ".gitignore"]
 
 # Small enough for seconds per stage; large enough that every stage has real work.
 TINY = {

@@ -10,7 +10,7 @@ import yaml
 
 from unlearn.core.errors import UserError
 from unlearn.methods import REGISTRY, available_methods, method_config, register
-from unlearn.methods import validate_all_params as validate_params
+from unlearn.validation import validate_all_params as validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

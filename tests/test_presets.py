@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from pipeline_repo import dvc, make_repo, ran_stages, run
-from unlearn.methods import validate_all_params as validate_params
+from unlearn.validation import validate_all_params as validate_params
 from unlearn.training.recipes import PRESETS, resolve_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,7 +202,8 @@ def test_readme_mufac_steps_on_a_stand_in_dataset(tmp_path, tiny_mufac):
     assert (yaml.safe_load(seeds) if isinstance(seeds, str) else seeds) == list(range(10))
 
     out = dvc(repo, "repro", "prepare").stdout
-    assert ran_stages(out) == {"prepare"}, out     # not `generate`: the data is MUFAC's
+    # not `generate`: the data is MUFAC's; check_params first, as params.yaml changed
+    assert ran_stages(out) == {"check_params", "prepare"}, out
     import torch
     forget = torch.load(repo / "data/prepared/forget.pt", weights_only=True)
     assert tuple(forget["images"].shape) == (8, 3, 128, 128)

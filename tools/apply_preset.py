@@ -5,7 +5,7 @@
 Every key in the preset replaces the same key in params.yaml (mappings merge key by key;
 lists and scalars are replaced whole); `--set KEY=VALUE` (VALUE read as YAML) is applied
 after the preset. The result is checked against the params schema
-(unlearn.methods.validate_all_params) before anything is written: an unknown key or a wrong
+(unlearn.validation) before anything is written: an unknown key or a wrong
 type is a one-line error and params.yaml is left untouched. Comments and layout of
 params.yaml are kept. `--check` validates and lists the changes without writing.
 Not a pipeline stage: it only edits params.yaml, so `dvc repro` (or `dvc exp run`) then
@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from stages.common import PARAMS_FILE, entry_point, read_params_yaml
 from unlearn.core.atomic import write_text
 from unlearn.core.errors import UserError
-from unlearn.methods import validate_all_params
+from unlearn.validation import all_problems
 
 
 def _round_trip():
@@ -116,10 +116,14 @@ def apply_preset(preset, params_path=PARAMS_FILE, sets=(), write=True):
     changes = merge(doc, overrides)
     changes = merge(doc, parse_set(sets), changes=changes)
     text = _dump(doc)
-    try:
-        validate_all_params(yaml.safe_load(text), source=str(params_path))
-    except UserError as e:
-        raise UserError(f"{preset} applied to {params_path}: {e}") from None
+    merged = yaml.safe_load(text)
+    problems = all_problems(merged, source=str(params_path), folders=False)
+    if problems:   # every problem, each line naming what was applied
+        raise UserError("\n".join(f"{preset} applied to {params_path}: {p}" for p in problems))
+    for line in all_problems(merged, source=str(params_path), folders=True):
+        # data that is not in place yet: the pipeline's check_params stage stops until it is
+        print(f"note: {line}; `dvc repro` stops at its check_params stage until then",
+              file=sys.stderr)
     if write and changes:
         write_text(params_path, text)
     return changes

@@ -7,6 +7,7 @@ against the method's registered defaults by the code that imports the method
 unlearn.methods.validate_all_params); this module only checks that every listed method
 has a module, so that a stage which does not run a method need not import it.
 """
+import re
 from pathlib import Path
 
 from unlearn.core.errors import UserError
@@ -45,9 +46,10 @@ class ListOf:
             return f"expected {self.describe()}, got {type(value).__name__} {value!r}"
         if len(value) < self.min_len:
             return f"expected {self.describe()}, got {len(value)} item(s)"
-        bad = next((v for v in value if not _check(self.item, v)), None)
-        if bad is not None or not all(_check(self.item, v) for v in value):
-            return f"expected {self.describe()}, got {type(bad).__name__} {bad!r} in {value!r}"
+        bad = [v for v in value if not _check(self.item, v)]
+        if bad:
+            return (f"expected {self.describe()}, got {type(bad[0]).__name__} {bad[0]!r} "
+                    f"in {value!r}")
         twice = next(v for i, v in enumerate(value) if v in value[:i])
         return f"{twice!r} is listed twice in {value!r}; each must be distinct"
 
@@ -63,12 +65,21 @@ class Optional:
         return f"null or {_describe(self.inner)}"
 
 
+class Device:
+    """Where models run: auto (CUDA when present), cpu, cuda or cuda:<index>."""
+    def check(self, value):
+        return isinstance(value, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", value) is not None
+
+    def describe(self):
+        return "auto, cpu, cuda or cuda:<index>"
+
+
 class AnyMapping:
     """A mapping whose keys are checked elsewhere (method sections)."""
 
 
 def _check(spec, value):
-    if isinstance(spec, (Choice, ListOf, Optional)):
+    if isinstance(spec, (Choice, ListOf, Optional, Device)):
         return spec.check(value)
     if spec is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -90,7 +101,7 @@ RECIPE_SCHEMA = {
 }
 
 SCHEMA = {
-    "device": str,
+    "device": Device(),
     "executor": {"kind": str, "workers": (int, str), "workers_per_gpu": (int, str),
                  "address": Optional(str), "num_cpus": (int, float, str),
                  "num_gpus": (int, float, str), "max_retries": int},
@@ -139,26 +150,30 @@ OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoint
 MOVED = {"train.seed": "original.seeds (a list: one original model per training seed)"}
 
 
-def _validate(value, schema, key, optional=()):
+def _validate(value, schema, key, errors, optional=()):
+    """Append one line per problem under `key` to `errors` (every problem, not the first)."""
     if isinstance(schema, dict):
         if not isinstance(value, dict):
-            raise UserError(f"{key}: expected a mapping, got {type(value).__name__}")
+            errors.append(f"{key}: expected a mapping, got {type(value).__name__}")
+            return
         for k, v in value.items():
             sub = schema.get(k, schema.get("*"))
             if f"{key}.{k}" in MOVED:
-                raise UserError(f"{key}.{k}: moved to {MOVED[f'{key}.{k}']}")
-            if sub is None:
-                raise UserError(f"{key}.{k}: unknown key; known: {', '.join(sorted(k for k in schema if k != '*'))}")
-            if sub is not AnyMapping:
-                _validate(v, sub, f"{key}.{k}")
-        missing = [k for k in schema if k != "*" and k not in value and k not in optional]
-        if missing:
-            raise UserError(f"{key}.{missing[0]}: missing key")
+                errors.append(f"{key}.{k}: moved to {MOVED[f'{key}.{k}']}")
+            elif sub is None:
+                errors.append(f"{key}.{k}: unknown key; known: "
+                              f"{', '.join(sorted(k for k in schema if k != '*'))}")
+            elif sub is not AnyMapping:
+                _validate(v, sub, f"{key}.{k}", errors)
+        errors.extend(f"{key}.{k}: missing key" for k in schema
+                      if k != "*" and k not in value and k not in optional)
         return
     if not _check(schema, value):
         if isinstance(schema, ListOf):
-            raise UserError(f"{key}: {schema.problem(value)}")
-        raise UserError(f"{key}: expected {_describe(schema)}, got {type(value).__name__} {value!r}")
+            errors.append(f"{key}: {schema.problem(value)}")
+        else:
+            errors.append(f"{key}: expected {_describe(schema)}, got {type(value).__name__} "
+                          f"{value!r}")
 
 
 def _check_bootstrap(boot):
@@ -184,37 +199,72 @@ def _check_klom(k):
         raise UserError(f"score.klom.percentile: must lie in [0, 100], got {k['percentile']}")
 
 
-def validate_params(params, source="params.yaml"):
-    """Check the whole params mapping; return it unchanged when it is valid."""
+def collect(errors, check, *args, **kwargs):
+    """Run one section's own check (it raises at its first problem); keep its message."""
+    try:
+        return check(*args, **kwargs)
+    except UserError as e:
+        errors.extend(str(e).splitlines())
+        return None
+
+
+def params_problems(params, source="params.yaml"):
+    """Every problem of the params mapping, one line each (empty when it is valid): the
+    schema's (unknown keys, wrong types, values outside a closed set) and the value checks
+    of the sections whose rules live with their code (compute, executor, score)."""
     if not isinstance(params, dict):
-        raise UserError(f"{source}: expected a mapping at top level")
+        return [f"{source}: expected a mapping at top level"]
+    errors = []
     for section, value in params.items():
         if section not in SCHEMA:
-            raise UserError(f"{source}: {section}: unknown key; known: {', '.join(sorted(SCHEMA))}")
+            errors.append(f"{section}: unknown key; known: {', '.join(sorted(SCHEMA))}")
+            continue
         schema = SCHEMA[section]
         if isinstance(schema, dict):
-            _validate(value, schema, section, OPTIONAL.get(section, ()))
+            _validate(value, schema, section, errors, OPTIONAL.get(section, ()))
         elif not _check(schema, value):
-            raise UserError(f"{source}: {section}: expected {_describe(schema)}, got {value!r}")
-    # Value checks of the sections whose rules live with their code.
+            errors.append(f"{section}: expected {_describe(schema)}, got {type(value).__name__} "
+                          f"{value!r}")
+    ok = clean_sections(params, errors)   # value checks assume the schema's types
     from unlearn.core.compute import check_compute
     from unlearn.core.executor import check_executor
-    compute_cfg = check_compute(params.get("compute"))
-    check_executor(params.get("executor", {}), threads=compute_cfg["threads"])
-    if params.get("score"):
-        _check_bootstrap(params["score"]["bootstrap"])
-        _check_klom(params["score"]["klom"])
+    compute_cfg = collect(errors, check_compute, params.get("compute")) if "compute" in ok else None
+    if compute_cfg is not None and "executor" in ok:
+        collect(errors, check_executor, params.get("executor", {}),
+                threads=compute_cfg["threads"])
+    if "score" in ok:
+        collect(errors, _check_bootstrap, params["score"]["bootstrap"])
+        collect(errors, _check_klom, params["score"]["klom"])
     unlearn = params.get("unlearn")
-    if unlearn:
+    if unlearn and "unlearn" in ok:
         known = method_names()
-        for name in unlearn["methods"]:
-            if name not in known:
-                raise UserError(f"unlearn.methods: unknown method {name!r}; registered: {', '.join(known)}")
+        errors.extend(f"unlearn.methods: unknown method {name!r}; registered: {', '.join(known)}"
+                      for name in unlearn["methods"] if name not in known)
         if len(set(unlearn["methods"])) != len(unlearn["methods"]):
-            raise UserError("unlearn.methods: a method is listed twice")
-        for k in unlearn:
-            if k not in SCHEMA["unlearn"] and k not in known:
-                raise UserError(f"unlearn.{k}: unknown key (not a registered method)")
+            errors.append("unlearn.methods: a method is listed twice")
+        errors.extend(f"unlearn.{k}: unknown key (not a registered method)"
+                      for k in unlearn if k not in SCHEMA["unlearn"] and k not in known)
+    return errors
+
+
+def clean_sections(params, errors):
+    """The top-level sections present in `params` that no line of `errors` names (a
+    section absent from the file counts as clean: its code applies the defaults)."""
+    named = {e.split(":")[0].split(".")[0] for e in errors}
+    return {k for k in SCHEMA if k not in named}
+
+
+def raise_problems(errors):
+    """One UserError holding every problem, one line each (entry points print each line
+    as its own `error: ...`)."""
+    if errors:
+        raise UserError("\n".join(errors))
+
+
+def validate_params(params, source="params.yaml"):
+    """Check the whole params mapping; return it unchanged when it is valid, else raise
+    one UserError listing every problem."""
+    raise_problems(params_problems(params, source))
     return params
 
 

@@ -26,7 +26,8 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from unlearn.core.errors import UserError
-from unlearn.data.mufac import AGE_RANGES, CLASS_LETTERS, SPLITS, csv_name, images_dirname
+from unlearn.data.mufac import (AGE_RANGES, CLASS_LETTERS, DATASET_DIRNAME, SPLITS, csv_name,
+                                images_dirname)
 from unlearn.data.planted import check_planting, plant_duplicates
 
 SIZE = 128                  # MUFAC's resolution
@@ -54,6 +55,21 @@ def family_starts(families):
         raise UserError(f"generate.families: {sum(families.values())} families do not fit "
                         f"IDs F0001..F{MAX_FAMILY_ID}")
     return starts
+
+
+def check_generate_out(out, here=None):
+    """Refuse a `generate.out` whose replacement would delete anything but an earlier
+    synthetic dataset (DVC removes a stage's outputs before it runs it)."""
+    here = Path(here or Path.cwd()).resolve()
+    target = (here / out).resolve()
+    if target == here or target in here.parents or str(out).strip() in ("", "."):
+        raise UserError(f"generate.out: {out!r} is the working folder or above it")
+    if target.exists() and not target.is_dir():
+        raise UserError(f"generate.out: {out} is a file, not a folder")
+    extra = [p.name for p in target.iterdir() if p.name != DATASET_DIRNAME] if target.exists() else []
+    if extra:
+        raise UserError(f"generate.out: {out} holds other files ({', '.join(sorted(extra)[:3])});"
+                        " it must be a folder of its own, replaced by each run")
 
 
 def check_config(cfg):

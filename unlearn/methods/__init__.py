@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from unlearn.core.errors import UserError
-from unlearn.core.params import method_names, validate_params
+from unlearn.core.params import method_names, raise_problems
 from unlearn.training.model import build_model
 
 
@@ -134,30 +134,21 @@ def method_config(name, section, where=None):
     section = {} if section is None else section
     if not isinstance(section, dict):
         raise UserError(f"{where}: expected a mapping of params, got {type(section).__name__}")
+    errors, mistyped = [], set()   # every problem of the section, one line each
     for key, value in section.items():
         if key not in spec.defaults:
-            raise UserError(f"{where}.{key}: unknown key; known: {', '.join(sorted(spec.defaults))}")
-        if not _type_ok(value, spec.defaults[key]):
-            raise UserError(f"{where}.{key}: expected {type(spec.defaults[key]).__name__}, "
-                            f"got {type(value).__name__} {value!r}")
+            errors.append(f"{where}.{key}: unknown key; known: {', '.join(sorted(spec.defaults))}")
+        elif not _type_ok(value, spec.defaults[key]):
+            mistyped.add(key)
+            errors.append(f"{where}.{key}: expected {type(spec.defaults[key]).__name__}, "
+                          f"got {type(value).__name__} {value!r}")
     cfg = dict(spec.defaults)
-    cfg.update(section)
+    cfg.update({k: v for k, v in section.items() if k in spec.defaults})
     for key, check in spec.checks.items():
-        if cfg[key] is None and spec.defaults[key] is None:
-            continue                     # an optional key left unset
+        if key in mistyped or (cfg[key] is None and spec.defaults[key] is None):
+            continue                     # named above, or an optional key left unset
         problem = check(cfg[key])
         if problem:
-            raise UserError(f"{where}.{key}: {problem}")
+            errors.append(f"{where}.{key}: {problem}")
+    raise_problems(errors)
     return {k: float(v) if isinstance(spec.defaults[k], float) else v for k, v in cfg.items()}
-
-
-def validate_all_params(params, source="params.yaml"):
-    """validate_params, plus every listed method's section checked against its registered
-    defaults: the whole file at once (tools.check_params, presets), where a stage checks
-    only the method it runs."""
-    validate_params(params, source)
-    unlearn = params.get("unlearn")
-    if unlearn:
-        for name in unlearn["methods"]:
-            method_config(name, unlearn.get(name))
-    return params

@@ -10,6 +10,8 @@ numeric checks also reject non-numbers.
 import functools
 import math
 
+from unlearn.core.errors import UserError
+
 
 def _fmt(value):
     return repr(value) if isinstance(value, str) else f"{value}"
@@ -106,3 +108,11 @@ def module_names(*kinds, arch="resnet18", min_len=1):
                         f"{', '.join(known[:3])} … {known[-1]}")
         return None
     return check
+
+
+def check_calibration_seeds(cfg, seeds, reference_seeds):
+    """The `retrain` calibration row's models must not reuse the scorer's reference seeds."""
+    clash = {cfg["seed_offset"] + s for s in seeds} & set(reference_seeds)
+    if clash:
+        raise UserError(f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also "
+                        "reference seeds in retrain.seeds; choose a larger offset")
