@@ -1,6 +1,8 @@
 """Shared fixtures. Fixture names carry their topic as a prefix (tiny_mufac_*)."""
 import shutil
 
+import unlearn.core  # noqa: F401  (first: pins the CPU kernels before torch loads)
+
 import pytest
 
 TINY_MUFAC_CFG = {

@@ -3,6 +3,8 @@ dead worker named by its task, and the unlearning job run in workers."""
 import os
 import signal
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -59,6 +61,18 @@ def test_bf16_on_a_gpu_without_it_is_refused_and_auto_falls_back(monkeypatch):
     with pytest.raises(UserError, match=r"^compute.precision: bf16 needs a GPU of compute "
                                         r"capability 8.0 or newer; cuda \(Tesla V100\) has 7.0"):
         resolve({"precision": "bf16"}, torch.device("cuda"))
+
+
+def test_bf16_on_a_cpu_without_native_kernels_is_refused(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(compute, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else Path(p))
+    cpuinfo.write_text("flags : fpu sse2 avx2 fma\n")          # an AVX2 machine
+    with pytest.raises(UserError, match=r"^compute.precision: bf16 on the CPU needs native "):
+        resolve({"precision": "bf16"}, torch.device("cpu"))
+    cpuinfo.write_text("flags : fpu sse2 avx2 avx512f avx512_bf16 amx_bf16\n")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")          # the default pin
+    assert not compute.cpu_bf16_native()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "ALL")
     assert resolve({"precision": "bf16"}, torch.device("cpu"))["precision"] == "bf16"
 
 

@@ -8,11 +8,13 @@ the reference models were not all computed alike.
 
 
 def label(rec):
-    """One line for a record: 'cpu, 1 thread, fp32, contiguous, torch 2.14.1' or 'cuda:0
-    (NVIDIA H200), bf16, channels_last, deterministic, torch 2.11.0'."""
+    """One line for a record: 'cpu (AVX2 kernels), 1 thread, fp32, contiguous, torch 2.14.1'
+    or 'cuda:0 (NVIDIA H200), bf16, channels_last, deterministic, torch 2.11.0'."""
     if not rec:
         return "not recorded"
     device = rec["device"] + (f" ({rec['device_name']})" if rec.get("device_name") else "")
+    if rec.get("cpu_kernels"):
+        device += f" ({rec['cpu_kernels']} kernels)"
     threads = rec.get("threads", 1)
     parts = [device] + ([f"{threads} thread{'s' * (threads > 1)}"] if rec["device"] == "cpu"
                         else []) + [rec["precision"], rec["memory_format"]]
