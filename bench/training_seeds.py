@@ -31,14 +31,14 @@ def separated(a, b):
 
 
 def measure(repo, k):
-    summary = json.loads((repo / "metrics/summary.json").read_text())
-    methods = summary["order"]
-    rows = {m: json.loads((repo / f"metrics/scores/{m}.json").read_text()) for m in methods}
+    board = json.loads((repo / "metrics/leaderboard.json").read_text())
+    methods = [r["method"] for r in board["rows"]]
+    rows = {m: json.loads((repo / f"metrics/scores/{m}.detail.json").read_text()) for m in methods}
     train = sum(json.loads((repo / f"metrics/train/original_{s}.timing.json").read_text())["seconds"]
                 for s in range(k))
     runs = sum(sum(json.loads((repo / f"metrics/timing/{m}.json").read_text())["seconds"])
                for m in methods)
-    groups = len({summary["methods"][m].get("group") for m in methods})
+    groups = len({r["group"] for r in board["rows"]})
     out = {"K": k, "originals_train_s": train, "unlearn_runs_s": runs, "groups": groups}
     for scorer, key in SCORES.items():
         out[f"sep_{scorer}"] = separated(rows["original"].get(f"{key}_ci"),

@@ -28,8 +28,10 @@ def original_assignment(original_seeds, n_runs):
 
 
 def score_files(method):
-    """{metrics, bootstrap, eps}: the paths of one method's score outputs."""
+    """{metrics, detail, bootstrap, eps}: the paths of one method's score outputs (metrics:
+    the few headline numbers DVC shows; detail: every score, interval and record)."""
     return {"metrics": SCORES_DIR / f"{method}.json",
+            "detail": SCORES_DIR / f"{method}.detail.json",
             "bootstrap": SCORES_DIR / f"{method}.bootstrap.json",
             "eps": SCORES_DIR / f"{method}.eps.csv"}
 

@@ -4,9 +4,14 @@ interval, then how sure the ranking is), metrics/plots/scores.csv (the DVC bar p
 interval bounds) and two static images the report shows: metrics/plots/scores_ci.png and
 metrics/plots/eps_hist.png.
 
-Reads only what the score stages write into metrics/scores/, for the methods listed in
-`unlearn.methods`: <method>.json, <method>.bootstrap.json (the per-replicate values, paired
-across methods) and <method>.eps.csv. Files there of methods no longer listed are ignored.
+Writes metrics/leaderboard.json (one row per method: score and interval, rank group,
+rank, cost; what `python -m tools.leaderboard` prints) and metrics/summary.json (the DVC
+metric of the run as a whole: counts, no per-method numbers).
+
+Reads, for the methods listed in `unlearn.methods`, what the score stages write into
+metrics/scores/: <method>.detail.json, <method>.bootstrap.json (the per-replicate values,
+paired across methods) and <method>.eps.csv; and the wall times in metrics/timing/ and
+metrics/train/ for the cost column. Files of methods no longer listed are ignored.
 """
 import csv
 import json
@@ -16,72 +21,20 @@ import numpy as np
 import pandas as pd
 
 from stages.common import entry_point, load_params, score_files
-from unlearn.scoring import agreement, bootstrap, computed_on, figures, originals
+from unlearn.scoring import agreement, bootstrap, computed_on, figures, leaderboard, originals
+from unlearn.scoring.report_tables import (SHIFTED, ci_key, render_diagnostics, render_table,
+                                           render_uncertainty)
+from unlearn.scoring.leaderboard import CALIBRATION
 from unlearn.core.atomic import write_bytes, write_json, write_text
 from unlearn.core.errors import UserError
 from unlearn.data.duplicates import markdown_section
 from unlearn.scoring.local import official_bucket_count
-
-CALIBRATION = figures.CALIBRATION
-COLUMNS = [  # (metrics key, table header, format, scale)
-    ("retain_acc", "RA %", "{:.2f}", 100), ("forget_acc", "FA %", "{:.2f}", 100),
-    ("test_acc", "TA %", "{:.2f}", 100), ("local_forget_quality", "F local", "{:.4f}", 1),
-    ("local_score", "score local", "{:.4f}", 1),
-    ("official_forget_quality", "F official", "{:.4f}", 1),
-    ("official_score", "score official", "{:.4f}", 1), ("mia", "MIA", "{:.3f}", 1),
-    ("nomus", "NoMUS", "{:.3f}", 1), ("klom_forget", "KLoM F", "{:.2f}", 1),
-    ("tow", "ToW", "{:.3f}", 1), ("unlearn_seconds", "seconds", "{:.1f}", 1),
-    ("cost_ratio", "cost ratio", "{:.3f}", 1),
-]
-# the local scorer's interval lives under the primary names when it is the primary scorer
-CI_OF = {"local_forget_quality": "forget_quality", "local_score": "score",
-         "official_forget_quality": "official_forget_quality", "official_score": "official_score",
-         "klom_forget": "klom_forget", "tow": "tow"}
-SHIFTED = "†"
-
 
 def _read_json(path, stage):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: missing; run the score stage for {stage!r}")
     return json.loads(path.read_text())
-
-
-def _ci_key(row, key):
-    if key.startswith("local_") and row["scorer"] == "official":
-        return None
-    return CI_OF.get(key)
-
-
-def _cell(row, key, fmt, scale):
-    if key not in row:
-        return "–"
-    text = fmt.format(row[key] * scale)
-    ci_key = _ci_key(row, key)
-    if ci_key is None or f"{ci_key}_ci" not in row:
-        return text
-    ci = row[f"{ci_key}_ci"]
-    if ci is None:
-        return text + " n/a"
-    mark = SHIFTED if ci_key in row.get("ci_extended", ()) else ""
-    return f"{text} [{fmt.format(ci[0] * scale)}, {fmt.format(ci[1] * scale)}]{mark}"
-
-
-def render_table(rows):
-    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
-    lines = ["| method | " + " | ".join(c[1] for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for key, _, fmt, scale in cols:
-            cell = _cell(r, key, fmt, scale)
-            if key == "cost_ratio" and r.get("over_cost_limit"):
-                cell += " ⚠"
-            cells.append(cell)
-        name = r["method"] + (f" (diverged {r['diverged_runs']}/{r['n_runs']})"
-                              if r.get("diverged_runs") else "")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def read_replicate_files(rows):
@@ -124,38 +77,6 @@ def uncertainty(rows, reps, level):
     return out
 
 
-def _fmt_ratio(value, ci):
-    if value is None:
-        return "n/a (F retrain = 0)"
-    if ci is None:
-        return f"{value:.2f} n/a"
-    lo = "–" if ci[0] is None else f"{ci[0]:.2f}"
-    hi = "∞" if ci[1] is None else f"{ci[1]:.2f}"
-    return f"{value:.2f} [{lo}, {hi}]"
-
-
-def render_uncertainty(rows, unc, level):
-    group_names = [chr(ord("A") + g % 26) + ("" if g < 26 else str(g // 26)) for g in unc["group"]]
-    has_ratio = "forget_quality_vs_retrain" in unc
-    lines = ["| method | group | rank | rank interval | P(best method) | P(beats next row) |"
-             + (" F / F retrain |" if has_ratio else ""),
-             "|---|---|---|---|---|---|" + ("---|" if has_ratio else "")]
-    for i, r in enumerate(rows):
-        p_best = "calibration" if unc["p_best"][i] is None else f"{unc['p_best'][i]:.2f}"
-        p_next = unc["p_beats_next"][i]
-        if p_next is None:
-            vs = "–"
-        else:
-            vs = f"{p_next:.2f} " + ("ahead" if unc["group"][i + 1] != unc["group"][i] else "tied")
-        lo, hi = unc["rank_ci"][i]
-        cells = [r["method"], group_names[i], str(unc["rank"][i]), f"{lo}–{hi}", p_best, vs]
-        if has_ratio:
-            cells.append(_fmt_ratio(unc["forget_quality_vs_retrain"][i],
-                                    unc["forget_quality_vs_retrain_ci"][i]))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def read_eps(method):
     path = score_files(method)["eps"]
     if not path.is_file():
@@ -187,8 +108,8 @@ def scores_png(rows, level):
     for key, title in (("local_score", "score (local scorer)"),
                        ("official_score", "score (official metric)")):
         if all(key in r for r in rows):
-            ci_key = _ci_key(rows[0], key)
-            panels.append((title, [(r["method"], r[key], r.get(f"{ci_key}_ci")) for r in rows]))
+            ci_name = ci_key(rows[0], key)
+            panels.append((title, [(r["method"], r[key], r.get(f"{ci_name}_ci")) for r in rows]))
     return figures.png_bytes(figures.scores_figure(panels, level))
 
 
@@ -205,38 +126,18 @@ def read_audit():
     return counts, pd.read_csv(pairs)
 
 
-@entry_point
-def main():
-    params = load_params()
-    level = params["score"]["bootstrap"]["level"]
-    audit_counts, audit_pairs = read_audit()
-    rows = [_read_json(score_files(m)["metrics"], m) for m in params["unlearn"]["methods"]]
-    rows.sort(key=lambda r: r["score"], reverse=True)
-    files = read_replicate_files(rows)
-    reps, na = load_replicates(rows, files)
-    # the original (training seed) each run started from; the same for every method
-    run_originals = files[0].get("originals") or [0] * rows[0]["n_runs"]
-    unc = uncertainty(rows, reps, level) if reps is not None else None
-    first = rows[0]
-    summary = {"scorer": first["scorer"], "n_runs": first["n_runs"],
-               "n_originals": first.get("n_originals", 1),
-               "n_reference": first["n_reference"], "ci_level": level, "ci_na": na,
-               "order": [r["method"] for r in rows], "methods": {},
-               "duplicates": audit_counts,
-               "computed_on": sorted({x for r in rows for k in ("runs", "references")
-                                      for x in r.get("computed_on", {}).get(k, [])})}
-    for i, r in enumerate(rows):
-        entry = {k: r[k] for k in ("score", "forget_quality", "retain_acc", "test_acc",
-                                   "cost_ratio")}
-        entry.update({k: r.get(k) for k in ("score_ci", "forget_quality_ci", "klom_forget",
-                                            "klom_forget_ci", "klom_retain", "klom_test",
-                                            "tow", "tow_ci", "between_originals")})
-        if unc is not None:
-            for k, values in unc.items():
-                entry[k] = values[i]
-        summary["methods"][r["method"]] = entry
-    report = render_report(rows, unc, na, level, params, reps, run_originals)
-    report += "\n" + markdown_section(audit_counts, audit_pairs)
+def read_costs(methods, retrain_seeds, limit):
+    """Each method's cost from the wall times its unlearn stage and the reference trainings
+    recorded (metrics/timing/, metrics/train/): timings stay out of the score files, so a
+    reproduction elsewhere leaves those byte for byte."""
+    retrain = [_read_json(f"metrics/train/retrained_{k}.timing.json",
+                          f"train_retrained@{k}")["seconds"] for k in retrain_seeds]
+    return {m: leaderboard.cost(_read_json(f"metrics/timing/{m}.json", m)["seconds"], retrain,
+                                limit) for m in methods}
+
+
+def scores_csv(rows):
+    """metrics/plots/scores.csv, the DVC bar plot's data, with the interval bounds."""
     lines = ["method,score,score_low,score_high,forget_quality,forget_quality_low,"
              "forget_quality_high,retain_acc,test_acc"]
     for r in rows:
@@ -246,29 +147,54 @@ def main():
             cells += [f"{r[key]:.6f}"] + ([f"{b:.6f}" for b in ci] if ci else ["", ""])
         cells += [f"{r['retain_acc']:.6f}", f"{r['test_acc']:.6f}"]
         lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+@entry_point
+def main():
+    params = load_params()
+    level = params["score"]["bootstrap"]["level"]
+    cost_limit = params["score"]["cost_limit"]
+    audit_counts, audit_pairs = read_audit()
+    methods = params["unlearn"]["methods"]
+    costs = read_costs(methods, params["retrain"]["seeds"], cost_limit)
+    rows = [{**_read_json(score_files(m)["detail"], m), **costs[m]} for m in methods]
+    rows.sort(key=lambda r: r["score"], reverse=True)
+    files = read_replicate_files(rows)
+    reps, na = load_replicates(rows, files)
+    # the original (training seed) each run started from; the same for every method
+    run_originals = files[0].get("originals") or [0] * rows[0]["n_runs"]
+    unc = uncertainty(rows, reps, level) if reps is not None else None
+    first = rows[0]
+    # summary.json, a DVC metric: numbers about the run as a whole, none about one method
+    # (those are each method's metrics/scores/<m>.json), so a change to one method's runs
+    # changes nothing here
+    summary = {"n_methods": len(rows), "n_runs": first["n_runs"],
+               "n_originals": first.get("n_originals", 1), "n_reference": first["n_reference"]}
+    board = leaderboard.board(rows, unc, {
+        "scorer": first["scorer"], "ci_level": level, "ci_na": na, "cost_limit": cost_limit,
+        "n_runs": first["n_runs"], "n_originals": first.get("n_originals", 1),
+        "n_reference": first["n_reference"], "duplicates": audit_counts,
+        "computed_on": sorted({x for r in rows for k in ("runs", "references")
+                               for x in r.get("computed_on", {}).get(k, [])})})
+    if unc is not None and "forget_quality_vs_retrain" in unc:
+        for i, row in enumerate(board["rows"]):
+            row["forget_quality_vs_retrain"] = unc["forget_quality_vs_retrain"][i]
+            row["forget_quality_vs_retrain_ci"] = unc["forget_quality_vs_retrain_ci"][i]
+    report = render_report(rows, unc, na, level, params, reps, run_originals)
+    report += "\n" + markdown_section(audit_counts, audit_pairs)
     scores_image = scores_png(rows, level)
     eps_image = figures.png_bytes(eps_figure(rows))
     # everything is computed: write (an error above leaves the old outputs as they were)
     write_json("metrics/summary.json", summary)
+    write_json("metrics/leaderboard.json", board)
     write_text("metrics/report.md", report)
-    write_text("metrics/plots/scores.csv", "\n".join(lines) + "\n")
+    write_text("metrics/plots/scores.csv", scores_csv(rows))
     write_bytes("metrics/plots/scores_ci.png", scores_image)
     write_bytes("metrics/plots/eps_hist.png", eps_image)
-    print(report)
-
-
-def render_diagnostics(rows):
-    """Methods' own per-run diagnostics (mean over runs), e.g. how much of the model ssd
-    dampened: a method that changed nothing shows as such."""
-    with_stats = [r for r in rows if r.get("method_stats")]
-    if not with_stats:
-        return ""
-    lines = ["## Method diagnostics\n", "Means over the N runs of what each method recorded "
-             "about itself (`method_stats` in metrics/scores/<method>.json).\n",
-             "| method | diagnostic | mean |", "|---|---|---|"]
-    for r in with_stats:
-        lines += [f"| {r['method']} | {k} | {v:.4g} |" for k, v in sorted(r["method_stats"].items())]
-    return "\n".join(lines) + "\n\n"
+    best = next((r for r in rows if r["method"] not in CALIBRATION), first)
+    print(f"report: {len(rows)} methods, best {best['method']} (score {best['score']:.4f}); "
+          f"metrics/report.md, `python -m tools.leaderboard` for the table")
 
 
 def render_report(rows, unc, na, level, params, reps=None, run_originals=None):

@@ -1,8 +1,12 @@
 """Stage: score one method's runs against the reference retrained models.
 
 Reads models/unlearned/<method>/ (logits of N runs) and models/retrained/seed_<k>/
-(one logits file per reference seed), writes metrics/scores/<method>.json and the
-per-example ε table metrics/scores/<method>.eps.csv for `dvc plots`.
+(one logits file per reference seed). Writes metrics/scores/<method>.json, the DVC metric:
+a few headline numbers (unlearn.scoring.method_scores.HEADLINE), so that `dvc metrics show`
+and `dvc exp show` stay readable; metrics/scores/<method>.detail.json, every score, interval
+and record; and the per-example ε table metrics/scores/<method>.eps.csv for `dvc plots`.
+No wall-clock time goes in: a reproduction on another machine writes the same bytes (the
+report takes the cost from metrics/timing/).
 
 Scorers (score.scorer): `local` is the study's Kaggle scorer (docs/scoring.md#local-score)
 against the FIRST reference model; `official` is the competition metric
@@ -18,8 +22,6 @@ same draws) to rank the methods. With fewer runs than score.bootstrap.min_runs t
 interval: `<name>_ci` is null and `ci_na` says why.
 """
 import argparse
-import json
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from stages.common import entry_point, load_params, score_files
 from unlearn.core.atomic import write_json, write_text
 from unlearn.core.errors import UserError
 from unlearn.scoring import computed_on
-from unlearn.scoring.method_scores import CI_NAMES, score_runs
+from unlearn.scoring.method_scores import CI_NAMES, headline, score_runs
 
 
 def _load(path):
@@ -49,11 +51,7 @@ def main(argv=None):
     params = load_params()
     cfg = params["score"]
     runs = _load(f"models/unlearned/{method}/runs.pt")
-    timing = json.loads(Path(f"metrics/timing/{method}.json").read_text())
-    ref_seeds = params["retrain"]["seeds"]
-    refs = [_load(f"models/retrained/seed_{k}/logits.pt") for k in ref_seeds]
-    ref_seconds = [json.loads(Path(f"metrics/train/retrained_{k}.timing.json").read_text())["seconds"]
-                   for k in ref_seeds]
+    refs = [_load(f"models/retrained/seed_{k}/logits.pt") for k in params["retrain"]["seeds"]]
 
     m, replicates, eps_columns = score_runs(method, runs["logits"], runs["labels"], refs, cfg,
                                             originals=runs.get("originals"))
@@ -67,13 +65,10 @@ def main(argv=None):
         m["method_stats"] = {k: float(np.mean([run[k] for run in stats if k in run])) for k in keys}
     m["computed_on"] = {"runs": computed_on.labels(runs.get("compute")),
                         "references": computed_on.labels([ref.get("compute") for ref in refs])}
-    m["unlearn_seconds"] = statistics.median(timing["seconds"])
-    m["retrain_seconds"] = float(np.mean(ref_seconds))
-    m["cost_ratio"] = m["unlearn_seconds"] / m["retrain_seconds"]
-    m["over_cost_limit"] = bool(m["cost_ratio"] > cfg["cost_limit"])
 
     out = score_files(method)
-    write_json(out["metrics"], m)
+    write_json(out["detail"], m)
+    write_json(out["metrics"], headline(m))
     write_json(out["bootstrap"], {
         "method": method, "seed": boot["seed"], "resamples": boot["resamples"],
         "scheme": boot["scheme"], "resample_examples": boot["resample_examples"],

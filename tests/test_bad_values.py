@@ -14,6 +14,8 @@ import pytest
 from pipeline_repo import BIN, ROOT, copy_repo, dvc, edit_params, env, ran_stages, run
 
 OUTPUTS = ("models", "metrics", "data/prepared", "data/synthetic")
+MAKE_FILES = ("Makefile", "requirements.txt", "constraints.txt", "requirements-ray.txt",
+              "pyproject.toml")
 
 
 def snapshot(repo):
@@ -38,7 +40,7 @@ def unchanged(repo):
     assert sorted(after) == sorted(before), "outputs removed or added"
     assert [k for k in before if before[k] != after[k]] == []
     run(path, "git", "checkout", "--", "params.yaml")
-    assert ran_stages(dvc(path, "repro").stdout) <= {"check_params"}
+    assert ran_stages(dvc(path, "repro").stdout, with_check=True) <= {"check_params"}
     assert snapshot(path) == before
 
 
@@ -63,7 +65,7 @@ def test_dvc_repro_lists_every_bad_value_and_removes_nothing(unchanged):
         "error: compute.threads: must be an integer ≥ 1, got 0",
         "error: unlearn.finetune.epochs: expected int, got str 'two'",
         "error: unlearn.finetune.lr: must be > 0 and finite, got -1.0"], errors
-    assert ran_stages(proc.stdout) == {"check_params"}
+    assert ran_stages(proc.stdout, with_check=True) == {"check_params"}
 
 
 def test_a_device_this_machine_lacks_stops_before_anything_is_removed(unchanged):
@@ -101,15 +103,17 @@ def test_a_preset_with_a_bad_value_leaves_params_yaml_as_it_was(unchanged):
 
 
 def test_make_repro_with_a_bad_value_removes_nothing(unchanged):
-    for name in ("Makefile", "requirements.txt", "constraints.txt", "requirements-ray.txt"):
+    for name in MAKE_FILES:
         shutil.copy2(ROOT / name, unchanged / name)
     venv = BIN.parent
     if not (venv / ".installed").is_file():
         pytest.skip("the tests run outside the Makefile's venv")
     edit_params(unchanged, unlearn__finetune={"lr": -1.0})
-    proc = subprocess.run(["make", "repro", f"VENV={venv}"], cwd=unchanged, env=env(),
+    # -o: the venv is this one, as installed; make must not rebuild it from the copies
+    proc = subprocess.run(["make", "-o", str(venv / ".installed"), "repro", f"VENV={venv}"],
+                          cwd=unchanged, env=env(),
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "error: unlearn.finetune.lr: must be > 0 and finite, got -1.0" in proc.stderr
-    for name in ("Makefile", "requirements.txt", "constraints.txt", "requirements-ray.txt"):
+    for name in MAKE_FILES:
         os.remove(unchanged / name)

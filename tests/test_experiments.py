@@ -1,17 +1,19 @@
 """Comparing runs: `dvc exp run -S`, commits compared with `dvc metrics/plots diff`, and a
-queued sweep, with the README's commands ("Sharing and comparing") on the tiny repo.
+queued sweep, with the commands of docs/comparing.md on the tiny repo.
 
 The tests share one repo and run in file order: the sweep starts from the commit the
 first test made (as a user's history would), so its lr=0.01 point is already in the
 run-cache.
 """
 import json
+import sys
 import time
 
 import pytest
 import yaml
 
 from pipeline_repo import copy_repo, dvc, ran_stages, run
+from unlearn.scoring.method_scores import HEADLINE
 
 FINETUNE_ONLY = {"unlearn@finetune", "score@finetune", "report"}
 NEW_LR = 0.01          # the README's example value
@@ -41,11 +43,11 @@ def test_exp_run_commit_and_compare_two_commits(repo):
     table = dvc(repo, "metrics", "diff", "HEAD~1", "HEAD").stdout
     assert "metrics/scores/finetune.json" in table, table
     changed = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)
-    assert set(changed) <= {"metrics/scores/finetune.json", "metrics/summary.json"}, sorted(changed)
+    # only the method whose runs changed: no other method's rank, no summary line
+    assert set(changed) == {"metrics/scores/finetune.json"}, sorted(changed)
     accuracy = {k for k in changed["metrics/scores/finetune.json"] if k.endswith("_acc")}
     assert accuracy, changed["metrics/scores/finetune.json"]   # lr 100x: the model moved
-    summary = changed.get("metrics/summary.json", {})
-    assert all(".finetune." in k or not k.startswith("methods.") for k in summary), summary
+    assert set(changed["metrics/scores/finetune.json"]) <= set(HEADLINE)
 
     out = dvc(repo, "plots", "diff", "HEAD~1", "HEAD").stdout
     assert "dvc_plots/index.html" in out, out
@@ -131,3 +133,39 @@ def test_queued_sweep_runs_each_value_and_exp_show_lists_the_scores(repo, monkey
         row = next((line for line in table.splitlines() if f"[{name}]" in line), "")
         assert row and "Success" in row and str(lr) in row, table
     assert run(repo, "git", "status", "--porcelain").stdout.strip() in ("", "?? dvc_plots/")
+
+
+def leaderboard(repo, *args):
+    return run(repo, sys.executable, "-m", "tools.leaderboard", *args, check=False)
+
+
+def test_leaderboard_prints_a_row_per_method_for_the_workspace_a_commit_and_an_experiment(repo):
+    """After the tests above: the workspace, HEAD~1 (lr as first committed), an experiment
+    of the sweep, and two side by side."""
+    board = json.loads((repo / "metrics/leaderboard.json").read_text())
+    out = leaderboard(repo)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("workspace: scorer ")
+    table = [line for line in lines[2:] if line and not line.startswith(("*", "-"))][1:]
+    assert [line.split()[0] for line in table] == [r["method"] for r in board["rows"]]
+    finetune = next(line for line in table if line.startswith("finetune"))
+    assert f"{next(r for r in board['rows'] if r['method'] == 'finetune')['score']:.4f}" in finetune
+
+    old = json.loads(run(repo, "git", "show", "HEAD~1:metrics/leaderboard.json").stdout)
+    exp = next(iter(experiments_of(repo, run(repo, "git", "rev-parse", "HEAD").stdout.strip())))
+    both = leaderboard(repo, "HEAD~1", exp)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.startswith("HEAD~1: scorer ") and f"\n{exp}: scorer " in both.stdout
+    rows = {line.split()[0]: line for line in both.stdout.splitlines()[4:]
+            if not line.startswith("-")}
+    assert set(rows) == {r["method"] for r in old["rows"]}
+    assert rows["original"].rstrip().endswith("+0.0000")   # the same original on both sides
+    md = leaderboard(repo, "--markdown")
+    assert md.stdout.startswith("| method | score [interval] |") and md.stdout.count("\n") == 5
+
+    for args, message in ((["no-such-rev"], "error: no-such-rev: neither a git revision nor an "
+                                            "experiment name"),
+                          (["a", "b", "c"], "error: at most two runs to compare, got 3")):
+        bad = leaderboard(repo, *args)
+        assert bad.returncode == 1 and bad.stderr.startswith(message), bad.stderr

@@ -9,6 +9,7 @@ import yaml
 import score_workspace
 from stages import report, score
 from unlearn.core.errors import UserError
+from unlearn.scoring import report_tables
 from unlearn.scoring.method_scores import CI_NAMES
 
 
@@ -21,7 +22,7 @@ def ws(tmp_path_factory):
 
 
 def metrics(ws, method):
-    return json.loads((ws / f"metrics/scores/{method}.json").read_text())
+    return json.loads((ws / f"metrics/scores/{method}.detail.json").read_text())
 
 
 def test_every_score_has_an_interval_holding_it(ws):
@@ -44,11 +45,11 @@ def test_report_prints_value_and_interval(ws):
     assert "](plots/scores_ci.png)" in text and "](plots/eps_hist.png)" in text
 
 
-def test_rank_uncertainty_in_summary_and_report(ws):
-    summary = json.loads((ws / "metrics/summary.json").read_text())
-    rows = summary["order"]
+def test_rank_uncertainty_in_leaderboard_and_report(ws):
+    board = json.loads((ws / "metrics/leaderboard.json").read_text())
+    rows = [r["method"] for r in board["rows"]]
     assert rows[-1] == "original"                        # remembers its forget set: last
-    s = summary["methods"]
+    s = {r["method"]: r for r in board["rows"]}
     assert s["original"]["p_best"] is None and s["retrain"]["p_best"] is None
     assert s["finetune"]["p_best"] + s["neggrad"]["p_best"] == pytest.approx(1.0)
     # identical runs: every resample ties, so each is best half the time and neither is ahead
@@ -68,9 +69,9 @@ def test_rank_uncertainty_in_summary_and_report(ws):
 
 def test_a_widened_interval_is_marked():
     row = {"scorer": "both", "local_score": 0.5, "score_ci": [0.1, 0.5], "ci_extended": ["score"]}
-    assert report._cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]†"
+    assert report_tables.cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]†"
     row["ci_extended"] = []
-    assert report._cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]"
+    assert report_tables.cell(row, "local_score", "{:.4f}", 1) == "0.5000 [0.1000, 0.5000]"
 
 
 def test_scores_csv_has_the_bounds(ws):
@@ -81,7 +82,8 @@ def test_scores_csv_has_the_bounds(ws):
 
 
 def test_report_and_images_are_byte_identical_on_rerun(ws):
-    outs = ["metrics/report.md", "metrics/summary.json", "metrics/plots/scores.csv",
+    outs = ["metrics/report.md", "metrics/summary.json", "metrics/leaderboard.json",
+            "metrics/plots/scores.csv",
             "metrics/plots/scores_ci.png", "metrics/plots/eps_hist.png"]
     before = {p: (ws / p).read_bytes() for p in outs}
     assert before["metrics/plots/eps_hist.png"].startswith(b"\x89PNG")
@@ -93,13 +95,13 @@ def test_report_and_images_are_byte_identical_on_rerun(ws):
 def test_too_few_runs_reads_n_a_without_a_crash(tmp_path):
     root = score_workspace.make(tmp_path, n_runs=3, methods=("original", "retrain", "finetune"))
     score_workspace.score_and_report(root)
-    m = json.loads((root / "metrics/scores/finetune.json").read_text())
+    m = json.loads((root / "metrics/scores/finetune.detail.json").read_text())
     assert all(m[f"{name}_ci"] is None for name in CI_NAMES)
     assert "score.bootstrap.min_runs = 5" in m["ci_na"]
     text = (root / "metrics/report.md").read_text()
     assert "every interval reads n/a" in text and " n/a |" in text
     assert "How sure is the ranking" not in text
-    assert json.loads((root / "metrics/summary.json").read_text())["ci_na"] == m["ci_na"]
+    assert json.loads((root / "metrics/leaderboard.json").read_text())["ci_na"] == m["ci_na"]
 
 
 def test_replicates_from_different_settings_are_refused(tmp_path):
@@ -152,8 +154,8 @@ def test_the_report_shows_the_duplicate_audit(tmp_path):
     assert "| 1 | 1 | 1 | 2 | 0 |" in text                     # exact, near, forget–retain, across
     assert "⚠ 1 forget–retain pair(s)" in text
     assert "| F0001_a.jpg | F0002_a.jpg | retain | exact | 0 |" in text
-    summary = json.loads((root / "metrics/summary.json").read_text())
-    assert summary["duplicates"]["forget_retain_pairs"] == 1
+    board = json.loads((root / "metrics/leaderboard.json").read_text())
+    assert board["duplicates"]["forget_retain_pairs"] == 1
 
 
 def test_the_report_needs_the_audit(tmp_path):

@@ -1,6 +1,6 @@
 """The committed default run reproduces: a fresh copy of the repository, run on the default
 params, writes outputs with the hashes recorded in the committed dvc.lock, and the README's
-results table is the committed report.
+results table is the committed leaderboard.
 
 The reproduction runs the data, the original model and one method (`dvc repro
 unlearn@finetune`, about a minute) rather than the whole default pipeline: every other
@@ -34,8 +34,9 @@ def test_a_fresh_copy_reproduces_the_committed_hashes(tmp_path):
     assert out_hashes((repo / "dvc.lock").read_text(), STAGES) == expected
 
 
-@pytest.mark.skipif(not (ROOT / "metrics/report.md").is_file(), reason="no committed report")
-def test_the_readme_results_are_the_committed_report():
+@pytest.mark.skipif(not (ROOT / "metrics/leaderboard.json").is_file(),
+                    reason="no committed leaderboard")
+def test_the_readme_results_are_the_committed_leaderboard():
     proc = subprocess.run([sys.executable, str(ROOT / "tools/readme_results.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

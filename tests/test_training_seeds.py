@@ -131,7 +131,8 @@ def test_the_report_states_k_and_the_share_between_originals(tmp_path):
     assert "## Training seeds" in report and "| finetune |" in report.split("## Training seeds")[1]
     summary = json.loads((root / "metrics/summary.json").read_text())
     assert summary["n_originals"] == 2
-    share = summary["methods"]["finetune"]["between_originals"]["score"]
+    detail = json.loads((root / "metrics/scores/finetune.detail.json").read_text())
+    share = detail["between_originals"]["score"]
     assert 0.0 <= share <= 1.0
 
 

@@ -1,2 +1,2 @@
 """Maintenance commands run by hand, not by DVC: apply a preset to params.yaml, regenerate
-the README's results section."""
+the README's results table."""

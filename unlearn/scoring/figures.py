@@ -10,7 +10,8 @@ import io
 
 import numpy as np
 
-CALIBRATION = ("original", "retrain")
+from unlearn.scoring.leaderboard import CALIBRATION
+
 _METHOD_COLOUR, _CALIBRATION_COLOUR, _RETRAIN_COLOUR = "#4c72b0", "#999999", "#dd8452"
 
 

@@ -3,8 +3,8 @@
 The scoring stage (stages/score.py) reads the files and writes the outputs; everything
 between is here, so a benchmark (bench/power.py) can score any subset of runs the same
 way. Scorers: `local` is the study's Kaggle scorer against the FIRST reference model;
-`official` is the competition metric against all reference models (docs in README,
-"Scores"). Intervals (unlearn/scoring/bootstrap.py): each score gets `<name>_ci` = [low, high]
+`official` is the competition metric against all reference models (docs/scoring.md,
+docs/pipeline.md#scores). Intervals (unlearn/scoring/bootstrap.py): each score gets `<name>_ci` = [low, high]
 over replicates that redraw the runs, the reference models (official), the noise draw
 (local) and the forget examples; with fewer runs than `min_runs` it is null and `ci_na`
 says why.
@@ -253,3 +253,17 @@ def score_runs(method, run_logits, labels, refs, cfg, originals=None):
     m["nomus"] = float(np.mean([x["nomus"] for x in nomus]))
 
     return m, (replicates if draws is not None else None), eps_columns
+
+
+# What `dvc metrics show / diff` and `dvc exp show` display per method: the primary score
+# with its interval bounds, the official score when computed, forget quality and the
+# accuracies. Everything else a method's scoring computes is in its detail file.
+HEADLINE = ("score", "score_low", "score_high", "official_score", "forget_quality",
+            "retain_acc", "test_acc", "forget_acc")
+
+
+def headline(m):
+    """The few numbers of a method's scores that DVC's views show, flat (no lists)."""
+    low, high = m.get("score_ci") or (None, None)
+    flat = {**m, "score_low": low, "score_high": high}
+    return {k: flat[k] for k in HEADLINE if k in flat}
