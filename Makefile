@@ -16,9 +16,11 @@ export RAY_USAGE_STATS_ENABLED ?= 0
 venv: $(STAMP)
 
 # torch/torchvision are pinned exactly: these pins are served from the local wheel cache.
-$(STAMP): requirements.txt constraints.txt
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+	# the library itself, editable (pyproject.toml): `import unlearn` from any folder
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 repro: $(STAMP)
@@ -37,7 +39,7 @@ clean-venv:
 	rm -rf $(VENV)
 
 # Ray, an optional extra (~250 MB installed): executor.kind: ray and the fan-out of
-# train_retrained@<seed> stages over a Ray cluster. README: "Running on a Ray cluster".
+# train_retrained@<seed> stages over a Ray cluster. docs/cluster.md.
 .PHONY: repro-cluster
 $(RAY_STAMP): $(STAMP) requirements-ray.txt constraints.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-ray.txt -c constraints.txt
@@ -51,7 +53,7 @@ repro-cluster: $(RAY_STAMP)
 	dvc repro
 
 # Fetch only the trained checkpoints (models/original/seed_<k>, models/retrained/seed_<k>) from the
-# default DVC remote; `dvc pull` fetches everything. README: "Sharing and comparing".
+# default DVC remote; `dvc pull` fetches everything. docs/comparing.md.
 .PHONY: pull-checkpoints
 pull-checkpoints: $(STAMP)
 	dvc pull train_original train_retrained
