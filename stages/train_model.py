@@ -12,6 +12,7 @@ import torch
 from dvclive import Live
 
 from unlearn.core import compute, profiling
+from unlearn.core.progress import Progress
 from unlearn.core.atomic import atomic_dir, torch_save, write_json
 from unlearn.data.splits import Split, load_prepared, read_num_classes
 from unlearn.training.model import build_model, pick_device, save_checkpoint
@@ -40,10 +41,13 @@ def train_and_save(params, *, name, on, seed, out_dir):
     model = compute.prepare_model(build_model(num_classes, arch).to(device), fast)
     live = Live(dir=f"metrics/train/{name}", save_dvc_exp=False, dvcyaml=False)
 
+    progress = Progress(recipe["epochs"], name, unit="epoch")
+
     def on_epoch(epoch, metrics):
         for key, value in metrics.items():
             live.log_metric(key, value)
         live.next_step()
+        progress.step(", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
 
     start = time.perf_counter()
     with profiling.phase("train"), compute.scope(fast, device):
@@ -51,6 +55,7 @@ def train_and_save(params, *, name, on, seed, out_dir):
                                          generator=torch.Generator().manual_seed(seed),
                                          device=device, on_epoch=on_epoch, desc=name)
     seconds = time.perf_counter() - start
+    progress.close()
     live.end()
 
     with profiling.phase("logits"):   # in fp32 whatever the training precision
@@ -65,7 +70,9 @@ def train_and_save(params, *, name, on, seed, out_dir):
         torch_save({"logits": logits, "labels": labels, "seed": seed, "compute": record},
                    tmp / "logits.pt")
     metrics = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
-    metrics.update(best_epoch=best_epoch, epochs=recipe["epochs"], seed=seed)
+    # a DVC metric: measured numbers only (the seed and epochs are params, in the path and
+    # the checkpoint), so that `dvc metrics show` stays a few columns
+    metrics.update(best_epoch=best_epoch)
     write_json(f"metrics/train/{name}.json", metrics)
     write_json(f"metrics/train/{name}.timing.json", {"seconds": seconds})
     print(f"{name}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"

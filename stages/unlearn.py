@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from stages.common import entry_point, load_params, original_assignment, original_dir
 from unlearn.core import compute, profiling
+from unlearn.core.progress import Progress
 from unlearn.core.atomic import atomic_dir, torch_save, write_json
 from unlearn.data.splits import load_labels, read_num_classes
 from unlearn.core.errors import UserError
@@ -81,9 +81,10 @@ def main(argv=None):
     paths = {o: str(original_dir(o) / "model.pt") for o in params["original"]["seeds"]}
     # A pulled checkpoint must fit this project's model and data before anything runs.
     with profiling.phase("load data"):
+        num_classes = read_num_classes(PREPARED)
         for path in paths.values():
             _, ckpt = load_checkpoint(path, arch=params["train"].get("arch", "resnet18"),
-                                      num_classes=read_num_classes(PREPARED))
+                                      num_classes=num_classes)
         labels = load_labels(PREPARED, EVAL_SPLITS)
     keep = section.get("keep_checkpoints", 1)
     job = Job(setup=setup_unlearning, run=unlearning_task,
@@ -94,10 +95,12 @@ def main(argv=None):
              for i, (seed, o) in enumerate(zip(seeds, originals))]
     print(f"[{method}] {len(seeds)} runs from {len(paths)} original(s) on {describe(executor)}",
           flush=True)
-    bar = tqdm(total=len(tasks), desc=method, disable=None)
+    progress = Progress(len(tasks), method)
     start = time.time()
-    results = run_all(job, tasks, executor, progress=lambda done, total, r: bar.update(1))
-    bar.close()
+    results = run_all(job, tasks, executor,
+                      progress=lambda done, total, r: progress.step(
+                          f"seed {r['seed']}, {r['seconds']:.1f} s" if "seed" in r else ""))
+    progress.close()
     attribute_time(results, time.time() - start, executor["workers"])
 
     out = Path(f"models/unlearned/{method}")
