@@ -11,7 +11,7 @@ process appends its phases, unlearn/core/profiling.py), then a no-op `dvc repro`
 
     python bench/pipeline_profile.py                       # default params
     python bench/pipeline_profile.py --set executor.workers=1 --set unlearn.seeds=[0,1]
-    python bench/pipeline_profile.py --readme README.md    # also rewrite the README's table
+    python bench/pipeline_profile.py --readme docs/speed.md    # also rewrite the profile table there
     python bench/pipeline_profile.py --parse run/profile.jsonl --total 200   # an existing record
 """
 import argparse

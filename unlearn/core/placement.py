@@ -17,7 +17,7 @@ import math
 from unlearn.core.errors import UserError
 
 # Concurrent runs per GPU that `auto` means. Measured with bench/workers.py (finetune,
-# 2,000 images of 128 px, bf16) on one H200: README "Speed", bench/results/gpu.md.
+# 2,000 images of 128 px, bf16) on one H200: docs/speed.md, bench/results/gpu.md.
 AUTO_WORKERS_PER_GPU = 4
 
 
