@@ -232,7 +232,7 @@ def params_problems(params, source="params.yaml"):
     if compute_cfg is not None and "executor" in ok:
         collect(errors, check_executor, params.get("executor", {}),
                 threads=compute_cfg["threads"])
-    if "score" in ok:
+    if "score" in ok and params.get("score"):
         collect(errors, _check_bootstrap, params["score"]["bootstrap"])
         collect(errors, _check_klom, params["score"]["klom"])
     unlearn = params.get("unlearn")
@@ -248,8 +248,8 @@ def params_problems(params, source="params.yaml"):
 
 
 def clean_sections(params, errors):
-    """The top-level sections present in `params` that no line of `errors` names (a
-    section absent from the file counts as clean: its code applies the defaults)."""
+    """The top-level sections that no line of `errors` names (a section absent from the
+    file counts as clean: its code applies the defaults; callers check presence)."""
     named = {e.split(":")[0].split(".")[0] for e in errors}
     return {k for k in SCHEMA if k not in named}
 
