@@ -71,7 +71,8 @@ def test_fanout_trains_on_ray_and_dvc_repro_takes_the_results(repo, tmp_path):
     assert "3 of 3 stage(s) stale, building them as Ray tasks on the Ray cluster at" in proc.stdout
     assert "restored in" in proc.stdout and "dvc.lock updated" in proc.stdout
     assert list((tmp_path / "scratch").iterdir()) == []   # every task removed its workspace
-    assert ran_stages(dvc(repo, "repro").stdout) == set()  # no training, nothing else either
+    # no training; only the report, whose cost column reads the new trainings' wall times
+    assert ran_stages(dvc(repo, "repro").stdout) <= {"report"}
     for stage in SEEDS:
         assert deterministic(lock_outs(repo, stage)) == deterministic(sequential[stage]), stage
     assert "up to date" in dvc(repo, "status").stdout
