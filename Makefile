@@ -25,7 +25,6 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 repro: $(STAMP)
 	test -d .dvc || dvc init -q
-	$(VENV)/bin/python -m tools.check_params
 	dvc repro
 
 test: $(RAY_STAMP)
