@@ -15,16 +15,38 @@ export RAY_USAGE_STATS_ENABLED ?= 0
 
 venv: $(STAMP)
 
+# Who fills the venv: uv (INSTALLER=uv, the default) or pip (INSTALLER=pip). uv installs the
+# same pins from the same sources as pip (tools/uv_args.py hands it pip's indexes and
+# find-links: uv reads no pip configuration) in less time (bench/install.py, docs/speed.md);
+# it is itself installed into the venv by pip, and if it fails, pip does the install.
+INSTALLER ?= uv
+UV_PIN := uv==0.13.9
+PIP := $(VENV)/bin/pip install --disable-pip-version-check -q
+# $(call install,ARGS): `pip install ARGS`, by uv when INSTALLER=uv
+define install
+$(if $(filter uv,$(INSTALLER)),\
+  { $(PIP) $(UV_PIN) && $(VENV)/bin/uv pip install -q --python $(VENV)/bin/python \
+      $$($(VENV)/bin/python tools/uv_args.py) $(1); } \
+  || { echo "make: uv failed; installing with pip" >&2; $(PIP) $(1); },\
+  $(PIP) $(1))
+endef
+
 # torch/torchvision are pinned exactly: these pins are served from the local wheel cache.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+	$(call install,-r requirements.txt -c constraints.txt)
 	# the library itself, editable (pyproject.toml): `import unlearn` from any folder
-	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The stale training, then unlearning stages are built side by side, one per core
+# (python -m fanout --local; DVC itself runs one stage at a time), then `dvc repro` takes
+# them from the run-cache and runs the rest. The same results as a bare `dvc repro`, which
+# works too (docs/speed.md).
 repro: $(STAMP)
 	test -d .dvc || dvc init -q
+	$(VENV)/bin/python -m fanout --local 'train_*'
+	$(VENV)/bin/python -m fanout --local 'unlearn@*'
 	dvc repro
 
 test: $(RAY_STAMP)
@@ -41,7 +63,7 @@ clean-venv:
 # train_retrained@<seed> stages over a Ray cluster. docs/cluster.md.
 .PHONY: repro-cluster
 $(RAY_STAMP): $(STAMP) requirements-ray.txt constraints.txt
-	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-ray.txt -c constraints.txt
+	$(call install,-r requirements-ray.txt -c constraints.txt)
 	touch $(RAY_STAMP)
 
 # The stale reference models as Ray tasks (params' executor.address; null = this machine),

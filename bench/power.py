@@ -23,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from unlearn.core import logits_file  # noqa: E402
 from unlearn.core.compute import check_compute  # noqa: E402
 from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
 from unlearn.scoring.method_scores import score_runs  # noqa: E402
@@ -55,7 +56,7 @@ def train_runs(params, methods, n_max, cache):
         print(f"training {n_max} x {name} on {executor['workers']} worker(s)", flush=True)
         results = run_all(job, [UnlearnTask(method, cfg, s) for s in seeds], executor)
         out["runs"][name] = {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS}
-    labels = torch.load(ROOT / "models/original/seed_0/logits.pt", weights_only=True)["labels"]
+    labels = logits_file.load(ROOT / "models/original/seed_0/logits")["labels"]
     out["labels"] = {s: labels[s] for s in EVAL_SPLITS}
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, cache)

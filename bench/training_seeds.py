@@ -33,7 +33,7 @@ def separated(a, b):
 def measure(repo, k):
     board = json.loads((repo / "metrics/leaderboard.json").read_text())
     methods = [r["method"] for r in board["rows"]]
-    rows = {m: json.loads((repo / f"metrics/scores/{m}.detail.json").read_text()) for m in methods}
+    rows = {m: json.loads((repo / f"metrics/score_details/{m}.detail.json").read_text()) for m in methods}
     train = sum(json.loads((repo / f"metrics/train/original_{s}.timing.json").read_text())["seconds"]
                 for s in range(k))
     runs = sum(sum(json.loads((repo / f"metrics/timing/{m}.json").read_text())["seconds"])

@@ -1,18 +1,24 @@
-"""Build the stale stages of one family as Ray tasks, then take them into this workspace.
+"""Build the stale stages of one family side by side, then take them into this workspace.
 
 Not a DVC stage: a command around `dvc repro` for what DVC cannot do itself, running
 many stages of a workspace at once (fanout/ says how). By default it builds the stale
 `train_retrained@*` stages on the Ray instance or cluster of params' `executor` section
-(`address`, `num_cpus`, `num_gpus`, `max_retries`; whatever its `kind`):
+(`address`, `num_cpus`, `num_gpus`, `max_retries`; whatever its `kind`); with `--local`,
+in `executor.workers` processes on this machine, no Ray needed (what `make repro` does
+for the training and unlearning stages):
 
     python -m fanout                          # tasks share this workspace's DVC cache
     python -m fanout --remote                 # tasks use the default DVC remote
     python -m fanout 'train_retrained@*' --scratch /scratch/fanout
+    python -m fanout --local 'train_*'        # this machine's cores, one stage on each
 
 Steps: `dvc repro` of the stages they depend on (here), `dvc status` to find the stale
-ones, one Ray task per stale stage (fanout/build.py), then `dvc repro` of them here,
+ones, one task per stale stage (fanout/build.py), then `dvc repro` of them here,
 which takes each from the run-cache instead of training. A failed or killed task
 leaves this workspace as it was; running the command again builds what is still stale.
+A task's stage runs its own runs one at a time (executor.workers: 1 in its workspace):
+the fan-out is the parallelism. `executor` is in no stage's params, so this changes no
+result and no run-cache key.
 """
 import argparse
 import time
@@ -38,17 +44,23 @@ def main(argv=None):
                              "(nodes without a shared filesystem)")
     parser.add_argument("--scratch", help="folder for the task workspaces on each node "
                                           "(default: the node's temporary folder)")
+    parser.add_argument("--local", action="store_true",
+                        help="build in executor.workers processes on this machine, not on Ray")
     args = parser.parse_args(argv)
+    if args.local and args.remote:
+        raise UserError("fanout: --remote is for Ray nodes without this workspace's "
+                        "filesystem; --local tasks share its DVC cache")
     params = load_params()
     threads = compute.check_compute(params.get("compute"))["threads"]
-    executor = check_executor({**params.get("executor", {}), "kind": "ray"}, threads=threads,
+    kind = "local" if args.local else "ray"
+    executor = check_executor({**params.get("executor", {}), "kind": kind}, threads=threads,
                               device=params["device"])
     root = "."
 
     todo = plan.make_plan(root, args.patterns)
     parents = sorted({p for t in todo.targets for p in todo.parents[t]})
-    if parents:  # their outputs are the tasks' inputs: build them here first
-        plan.dvc(root, "repro", *parents)
+    if parents:  # their outputs are the tasks' inputs: build them here first (their output
+        plan.dvc(root, "repro", *parents, echo=True)   # shown: e.g. the params check's errors
     if args.remote:
         remote = plan.default_remote(root)
         if parents:  # (a bare `dvc push` would push everything)

@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from unlearn.core.errors import UserError
 
 from .plan import dvc_env, error_line, ran_stages
@@ -50,6 +52,7 @@ def build_stage(source, task):
         with tarfile.open(fileobj=io.BytesIO(source["snapshot"]), mode="r:gz") as tar:
             tar.extractall(workspace, filter="data")
         write_local_config(workspace, source["cache_dir"])
+        one_worker(workspace / "params.yaml")
         if task.parents:  # (without targets, dvc would check out or pull everything)
             _dvc(workspace, "checkout" if source["cache_dir"] else "pull", *task.parents)
         start = time.perf_counter()
@@ -75,6 +78,16 @@ with Repo(".") as repo:
     for odb, objs in repo.stage_cache.get_used_objs(entries).items():
         repo.cloud.push(objs, odb=odb)
 """
+
+
+def one_worker(params_file):
+    """The task's stage runs its runs one at a time, in its own process: the fan-out is the
+    parallelism (a stage with K workers beside K-1 others would oversubscribe the cores and
+    inflate the runs' measured times). `executor` is in no stage's params: no result and no
+    run-cache key changes."""
+    params = yaml.safe_load(params_file.read_text())
+    params["executor"] = {**params.get("executor", {}), "kind": "local", "workers": 1}
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def write_local_config(workspace, cache_dir):

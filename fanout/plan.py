@@ -32,8 +32,14 @@ def error_line(output):
     return (marked or lines or ["(no output)"])[-1]
 
 
-def dvc(root, *args):
-    """Run `dvc <args>` in root; its output, or a one-line UserError."""
+def dvc(root, *args, echo=False):
+    """Run `dvc <args>` in root; its output, or a one-line UserError. With echo, its output
+    goes to this process's stdout/stderr as it comes (e.g. the stages' own error lines)."""
+    if echo:
+        proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=dvc_env())
+        if proc.returncode != 0:
+            raise UserError(f"dvc {' '.join(args)} failed (its output above)")
+        return ""
     proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=dvc_env(),
                           capture_output=True, text=True)
     if proc.returncode != 0:

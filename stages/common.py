@@ -11,9 +11,12 @@ from unlearn.core.errors import UserError
 from unlearn.core.params import validate_params
 
 PARAMS_FILE = Path("params.yaml")
-# What score@<method> writes, in one folder, so that the report can depend on the folder:
-# exactly the listed methods' scores, with no list of files kept by hand in dvc.yaml.
+# What the score stage writes, one folder per kind of file, each a whole output of the stage
+# (dvc.yaml): exactly the listed methods' files, with no list of files kept by hand. The
+# headline folder is the DVC metric, so it holds nothing else.
 SCORES_DIR = Path("metrics/scores")
+DETAILS_DIR = Path("metrics/score_details")
+REPLICATES_DIR = Path("metrics/score_replicates")
 
 
 def original_dir(seed):
@@ -31,9 +34,9 @@ def score_files(method):
     """{metrics, detail, bootstrap, eps}: the paths of one method's score outputs (metrics:
     the few headline numbers DVC shows; detail: every score, interval and record)."""
     return {"metrics": SCORES_DIR / f"{method}.json",
-            "detail": SCORES_DIR / f"{method}.detail.json",
-            "bootstrap": SCORES_DIR / f"{method}.bootstrap.json",
-            "eps": SCORES_DIR / f"{method}.eps.csv"}
+            "detail": DETAILS_DIR / f"{method}.detail.json",
+            "bootstrap": REPLICATES_DIR / f"{method}.bootstrap.json",
+            "eps": DETAILS_DIR / f"{method}.eps.csv"}
 
 
 def read_params_yaml(path, what="params file", hint=""):

@@ -8,10 +8,11 @@ Writes metrics/leaderboard.json (one row per method: score and interval, rank gr
 rank, cost; what `python -m tools.leaderboard` prints) and metrics/summary.json (the DVC
 metric of the run as a whole: counts, no per-method numbers).
 
-Reads, for the methods listed in `unlearn.methods`, what the score stages write into
-metrics/scores/: <method>.detail.json, <method>.bootstrap.json (the per-replicate values,
-paired across methods) and <method>.eps.csv; and the wall times in metrics/timing/ and
-metrics/train/ for the cost column. Files of methods no longer listed are ignored.
+Reads, for the methods listed in `unlearn.methods`, what the score stage writes
+(stages.common.score_files): <method>.detail.json and <method>.eps.csv in
+metrics/score_details/, <method>.bootstrap.json (the per-replicate values, paired across
+methods) in metrics/score_replicates/; and the wall times in metrics/timing/ and
+metrics/train/ for the cost column.
 """
 import csv
 import json
@@ -33,7 +34,7 @@ from unlearn.scoring.local import official_bucket_count
 def _read_json(path, stage):
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: missing; run the score stage for {stage!r}")
+        raise UserError(f"{path}: missing; run the score stage (dvc repro score) for {stage!r}")
     return json.loads(path.read_text())
 
 
@@ -55,7 +56,7 @@ def load_replicates(rows, files=None):
         if diff:
             raise UserError(f"{score_files(f['method'])['bootstrap']}: {diff[0]} differs from "
                             f"{files[0]['method']}'s, so replicates don't pair; rerun the score "
-                            f"stages with one params.yaml")
+                            f"stage with one params.yaml")
     names = set.intersection(*(set(f["replicates"]) for f in files))
     return {k: np.array([f["replicates"][k] for f in files]) for k in names}, None
 
@@ -80,7 +81,7 @@ def uncertainty(rows, reps, level):
 def read_eps(method):
     path = score_files(method)["eps"]
     if not path.is_file():
-        raise UserError(f"{path}: missing; run the score stage for {method!r}")
+        raise UserError(f"{path}: missing; run the score stage (dvc repro score) for {method!r}")
     with path.open() as f:
         table = list(csv.DictReader(f))
     return {k.removeprefix("epsilon_"): np.array([float(row[k]) for row in table])

@@ -1,7 +1,7 @@
 """Shared by train_original and train_retrained: fit a ResNet-18 and write its artifacts.
 
-Writes <out>/model.pt (checkpoint), <out>/logits.pt (eval logits on every split, so
-scoring never reruns a model), metrics/train/<name>.json (accuracies, best epoch) and
+Writes <out>/model.pt (checkpoint), <out>/logits.npz + logits.json (eval logits and labels
+on every split, as numpy, so scoring never reruns a model nor imports torch), metrics/train/<name>.json (accuracies, best epoch) and
 metrics/train/<name>.timing.json (wall-clock seconds, kept apart because it differs
 between identical runs), and a dvclive folder of per-epoch curves for `dvc plots`.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from dvclive import Live
 
-from unlearn.core import compute, profiling
+from unlearn.core import compute, logits_file, profiling
 from unlearn.core.progress import Progress
-from unlearn.core.atomic import atomic_dir, torch_save, write_json
+from unlearn.core.atomic import atomic_dir, write_json
 from unlearn.data.splits import Split, load_prepared, read_num_classes
 from unlearn.training.model import build_model, pick_device, save_checkpoint
 from unlearn.training.recipes import resolve_recipe
@@ -67,8 +67,7 @@ def train_and_save(params, *, name, on, seed, out_dir):
         save_checkpoint(model, tmp / "model.pt", arch=arch, num_classes=num_classes,
                         extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch,
                                "compute": record})
-        torch_save({"logits": logits, "labels": labels, "seed": seed, "compute": record},
-                   tmp / "logits.pt")
+        logits_file.save(tmp / "logits", logits, labels, {"seed": seed, "compute": record})
     metrics = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
     # a DVC metric: measured numbers only (the seed and epochs are params, in the path and
     # the checkpoint), so that `dvc metrics show` stays a few columns

@@ -2,9 +2,9 @@
 
 Run k starts from the original trained with seed `original.seeds[k mod K]`
 (stages.common.original_assignment). Writes models/unlearned/<method>/:
-  runs.pt      logits of every run on every split, stacked [N, S, C], with labels/seeds,
-               each run's original (`originals`, its training seed) and method
-               diagnostics (`stats`)
+  runs.npz     logits of every run on every split, stacked [N, S, C], and the labels
+  runs.json    seeds, each run's original (`originals`, its training seed), method
+               diagnostics (`stats`) and what computed each run (unlearn/core/logits_file.py)
   model.pt     full checkpoint of the first `unlearn.keep_checkpoints` runs (model.pt,
                then model_seed<k>.pt for the others)
 and metrics/timing/<method>.json: wall-clock seconds of each run's method call (not
@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from stages.common import entry_point, load_params, original_assignment, original_dir
-from unlearn.core import compute, profiling
+from unlearn.core import compute, logits_file, profiling
 from unlearn.core.progress import Progress
-from unlearn.core.atomic import atomic_dir, torch_save, write_json
+from unlearn.core.atomic import atomic_dir, write_json
 from unlearn.data.splits import load_labels, read_num_classes
 from unlearn.core.errors import UserError
 from unlearn.core.executor import Job, check_executor, describe, run_all
@@ -42,7 +42,7 @@ def fresh(plain):
     """A copy of plain data (dicts, strings, numbers) made of new objects. Pickle writes a
     second reference to one object as a back-reference, so runs computed in this process
     (sharing e.g. the string "cpu") and runs sent back by workers (each its own copy)
-    would give runs.pt different bytes for the same values."""
+    would give a checkpoint different bytes for the same values."""
     return json.loads(json.dumps(plain))
 
 
@@ -112,10 +112,11 @@ def main(argv=None):
                            arch=ckpt["arch"], num_classes=ckpt["num_classes"],
                            extra={"method": method, "seed": r["seed"], "original": o,
                                   "compute": fresh(r["compute"])})
-        torch_save({"method": method, "seeds": list(seeds), "originals": list(originals),
-                    "logits": {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS},
-                    "labels": labels, "stats": [fresh(r["stats"]) for r in results],
-                    "compute": [fresh(r["compute"]) for r in results]}, tmp / "runs.pt")
+        logits_file.save(
+            tmp / "runs", {s: torch.stack([r["logits"][s] for r in results]) for s in EVAL_SPLITS},
+            labels, {"method": method, "seeds": list(seeds), "originals": list(originals),
+                     "stats": [r["stats"] for r in results],
+                     "compute": [r["compute"] for r in results]})
     write_json(f"metrics/timing/{method}.json",
                {"seeds": list(seeds), "seconds": [r["seconds"] for r in results]})
 

@@ -12,6 +12,32 @@ TINY_MUFAC_CFG = {
 }
 
 
+# The slowest test files, collected first in this order so that the xdist workers start on
+# them and the run does not end on one long file (measured with --durations): the first
+# builds the shared tiny pipeline while the second, which needs none, runs beside it.
+SLOW_FIRST = ["test_pipeline.py", "test_reproduce_lock.py", "test_ray_pipeline.py",
+              "test_remote.py", "test_experiments.py", "test_parallel_stage.py",
+              "test_fanout_local.py", "test_executor_ray.py", "test_readme_commands.py",
+              "test_bad_values.py", "test_presets.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))   # stable: in-file order kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_pipeline_build_folder(tmp_path_factory):
+    """The tiny pipeline (tests/pipeline_repo.py) is built once per run: in the temporary
+    folder that all of this run's xdist workers share (pytest's basetemp, or its parent
+    under xdist, where each worker has a folder of its own)."""
+    import os
+
+    import pipeline_repo
+    base = tmp_path_factory.getbasetemp()
+    pipeline_repo.set_build_folder(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+
+
 @pytest.fixture
 def tiny_mufac_cfg():
     """`generate` params for a dataset of about 60 images (a fresh copy per test)."""

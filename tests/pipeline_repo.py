@@ -100,23 +100,39 @@ def commit(repo, message):
 
 
 _BUILT = {}
+BUILT_MARK = "built.json"   # beside the built repo: written last, so its presence means done
+
+
+def set_build_folder(folder):
+    """Where built_tiny_repo builds (conftest.py: pytest's temporary folder of this run, the
+    one all xdist workers share, so the tiny pipeline is built once per run, not per worker)."""
+    _BUILT["folder"] = Path(folder)
 
 
 def built_tiny_repo():
-    """A tiny repo after one full `dvc repro` and a commit, built once per test session.
+    """A tiny repo after one full `dvc repro` and a commit, built once per test run.
 
     Tests take their own copy (`copy_repo`), so each starts from the same committed state
-    without paying for the pipeline again. Removed at interpreter exit.
+    without paying for the pipeline again. The first worker process to need it builds it
+    under a file lock; the others wait and use it. pytest removes the folder with its other
+    temporary folders of old runs.
     """
     if "path" not in _BUILT:
-        import atexit
+        import fcntl
+        import json
         import tempfile
-        base = Path(tempfile.mkdtemp(prefix="tiny-pipeline-"))
-        atexit.register(shutil.rmtree, base, ignore_errors=True)
-        repo = make_repo(base / "repo")
-        out = dvc(repo, "repro").stdout
-        _BUILT["first_run"] = ran_stages(out)
-        commit(repo, "first run")
+        folder = _BUILT.get("folder") or Path(tempfile.mkdtemp(prefix="tiny-pipeline-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        repo, mark = folder / "tiny-pipeline" / "repo", folder / "tiny-pipeline" / BUILT_MARK
+        with open(folder / "tiny-pipeline.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes
+            if not mark.is_file():
+                shutil.rmtree(repo.parent, ignore_errors=True)   # a build that died half-way
+                make_repo(repo)
+                out = dvc(repo, "repro").stdout
+                commit(repo, "first run")
+                mark.write_text(json.dumps(sorted(ran_stages(out))))
+        _BUILT["first_run"] = set(json.loads(mark.read_text()))
         _BUILT["path"] = repo
     return _BUILT["path"]
 
@@ -125,3 +141,34 @@ def copy_repo(dest):
     """A private copy of the built tiny repo (git history, DVC cache and outputs)."""
     shutil.copytree(built_tiny_repo(), dest, symlinks=True)
     return Path(dest)
+
+
+def lock_outs(repo, stage):
+    """{path: md5} of a stage's outputs in dvc.lock (None if the stage has no entry)."""
+    entry = yaml.safe_load((Path(repo) / "dvc.lock").read_text())["stages"].get(stage)
+    return entry and {o["path"]: o["md5"] for o in entry["outs"]}
+
+
+def deterministic(outs):
+    """Outputs that are the same bytes for the same params: all but wall-clock timings."""
+    return {p: md5 for p, md5 in outs.items() if not p.endswith(".timing.json")}
+
+
+def forget(repo, stages):
+    """Make stages as if never run: no dvc.lock entry, no outputs, no run-cache at all."""
+    path = Path(repo) / "dvc.lock"
+    lock = yaml.safe_load(path.read_text())
+    for stage in stages:
+        for out in lock["stages"].pop(stage)["outs"]:
+            target = Path(repo) / out["path"]
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    path.write_text(yaml.safe_dump(lock, sort_keys=False))
+    shutil.rmtree(Path(repo) / ".dvc" / "cache" / "runs", ignore_errors=True)
+
+
+def fanout(repo, *args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "fanout", *args], cwd=repo, env=env(),
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
+
+from unlearn.core import logits_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"forget": 30, "retain": 40, "test": 30, "val": 20}
@@ -19,7 +20,7 @@ SHIFT = {"original": 4.0, "retrain": 0.0, "finetune": 1.5, "neggrad": 1.5}
 
 
 def _labels(rng):
-    return {split: torch.as_tensor(rng.integers(0, CLASSES, n)) for split, n in SIZES.items()}
+    return {split: rng.integers(0, CLASSES, n) for split, n in SIZES.items()}
 
 
 def _logits(rng, labels, n_models, forget_shift, scale=1.0):
@@ -28,8 +29,8 @@ def _logits(rng, labels, n_models, forget_shift, scale=1.0):
     out = {}
     for split, y in labels.items():
         x = rng.normal(0, scale, (n_models, len(y), CLASSES))
-        x[:, np.arange(len(y)), y.numpy()] += 1.0 + (forget_shift if split == "forget" else 0.0)
-        out[split] = torch.as_tensor(x, dtype=torch.float32)
+        x[:, np.arange(len(y)), y] += 1.0 + (forget_shift if split == "forget" else 0.0)
+        out[split] = x.astype(np.float32)
     return out
 
 
@@ -59,7 +60,7 @@ def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None,
         d = root / f"models/retrained/seed_{k}"
         d.mkdir(parents=True)
         logits = {s: v[0] for s, v in _logits(rng, labels, 1, 0.0).items()}
-        torch.save({"logits": logits, "labels": labels}, d / "logits.pt")
+        logits_file.save(d / "logits", logits, labels, {"seed": k})
         t = root / f"metrics/train/retrained_{k}.timing.json"
         t.parent.mkdir(parents=True, exist_ok=True)
         t.write_text(json.dumps({"seconds": 10.0}))
@@ -70,11 +71,10 @@ def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None,
         s = (shift or SHIFT)[m]
         twin = (same_as or {}).get(m)
         made[m] = made[twin] if twin else _logits(rng, labels, n_runs, s)
-        runs = {"logits": made[m], "labels": labels, "seeds": p["unlearn"]["seeds"],
-                "stats": (stats or {}).get(m, [{}] * n_runs)}
+        record = {"seeds": p["unlearn"]["seeds"], "stats": (stats or {}).get(m, [{}] * n_runs)}
         if originals is not None:
-            runs["originals"] = list(originals)
-        torch.save(runs, d / "runs.pt")
+            record["originals"] = list(originals)
+        logits_file.save(d / "runs", made[m], labels, record)
         t = root / f"metrics/timing/{m}.json"
         t.parent.mkdir(parents=True, exist_ok=True)
         t.write_text(json.dumps({"seconds": [1.0] * n_runs}))
@@ -105,11 +105,9 @@ def inside(path):
         os.chdir(old)
 
 
-def score_and_report(root, methods=None):
-    """Run the score stage for every method, then the report, in-process under root."""
+def score_and_report(root):
+    """Run the score stage (every method in params.yaml), then the report, in-process."""
     from stages import report, score
     with inside(root):
-        methods = methods or yaml.safe_load(Path("params.yaml").read_text())["unlearn"]["methods"]
-        for m in methods:
-            score.main([m])
+        score.main([])
         report.main()

@@ -10,18 +10,22 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-def test_the_report_depends_on_the_folder_the_score_stages_write_into():
-    """One list of methods: the report's only metrics dep is the folder where every
-    score@<method> writes, so it depends on exactly the listed methods' scores."""
-    deps = [d for d in DVC["stages"]["report"]["deps"] if d.startswith("metrics/")]
-    # the score stages' folder, and the wall times of the cost column
-    assert deps == ["metrics/scores", "metrics/timing", "metrics/train"]
-    score = DVC["stages"]["score"]["do"]
-    written = [next(iter(o)) if isinstance(o, dict) else o
-               for o in score.get("outs", []) + score.get("metrics", [])]
-    assert written and all(w.startswith("metrics/scores/${item}.") for w in written)
+def test_the_score_stage_writes_whole_folders_the_report_reads():
+    """One list of methods: the score stage writes each kind of file into a folder of its own,
+    a whole output (so it holds exactly the listed methods' files), and the report depends on
+    those folders, with no list of files kept by hand."""
     from stages.common import score_files   # what the score stage writes and the report reads
-    assert sorted(written) == sorted(str(p) for p in score_files("${item}").values())
+    score = DVC["stages"]["score"]
+    written = {next(iter(o)) if isinstance(o, dict) else o
+               for o in score.get("outs", []) + score.get("metrics", [])}
+    folders = {str(p.parent) for p in score_files("m").values()}
+    assert written == folders
+    assert [next(iter(m)) for m in score["metrics"]] == [str(score_files("m")["metrics"].parent)]
+    # the score stage's folders, and the wall times of the cost column
+    deps = [d for d in DVC["stages"]["report"]["deps"] if d.startswith("metrics/")]
+    assert set(deps) == folders | {"metrics/timing", "metrics/train"}
+    assert {"models/unlearned", "models/retrained"} <= set(score["deps"])
+    assert "unlearn.methods" in score["params"]
 
 
 def test_report_images_are_outputs_and_image_plots():

@@ -79,7 +79,7 @@ def _workers_of_stage(proc):
 
 
 def test_a_killed_worker_fails_the_stage_and_a_rerun_gives_uninterrupted_bytes(repo):
-    edit_params(repo, unlearn__finetune__epochs=10)  # runs long enough to be killed mid-run
+    edit_params(repo, unlearn__finetune__epochs=4)   # runs long enough to be killed mid-run
     proc = subprocess.Popen([str(BIN / "dvc"), "repro", "unlearn@finetune"], cwd=repo, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed, deadline = None, time.time() + 120

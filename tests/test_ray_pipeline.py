@@ -9,7 +9,6 @@
 - an address where no Ray cluster listens: one line naming it, exit 1, within 30 s.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,43 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipeline_repo import copy_repo, dvc, edit_params, env, ran_stages, run
+from pipeline_repo import (copy_repo, deterministic, dvc, edit_params, env, forget, lock_outs,
+                           fanout, ran_stages, run)
 from ray_cluster import free_port
 
 SEEDS = ["train_retrained@1", "train_retrained@2", "train_retrained@3"]
-
-
-def lock_outs(repo, stage):
-    """{path: md5} of a stage's outputs in dvc.lock (None if the stage has no entry)."""
-    entry = yaml.safe_load((Path(repo) / "dvc.lock").read_text())["stages"].get(stage)
-    return entry and {o["path"]: o["md5"] for o in entry["outs"]}
-
-
-def deterministic(outs):
-    """Outputs that are the same bytes for the same params: all but wall-clock timings."""
-    return {p: md5 for p, md5 in outs.items() if not p.endswith(".timing.json")}
-
-
-def forget(repo, stages):
-    """Make stages as if never run: no dvc.lock entry, no outputs, no run-cache at all."""
-    path = Path(repo) / "dvc.lock"
-    lock = yaml.safe_load(path.read_text())
-    for stage in stages:
-        for out in lock["stages"].pop(stage)["outs"]:
-            target = Path(repo) / out["path"]
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-    path.write_text(yaml.safe_dump(lock, sort_keys=False))
-    shutil.rmtree(Path(repo) / ".dvc" / "cache" / "runs", ignore_errors=True)
-
-
-def fanout(repo, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "fanout", *args], cwd=repo, env=env(),
-                          capture_output=True, text=True, timeout=600)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +84,7 @@ def test_a_worker_killed_mid_stage_is_rerun_and_nothing_half_written_stays(repo,
     assert not Path(f"/proc/{training}").exists()  # the dead attempt's training was stopped
     assert list((tmp_path / "scratch").iterdir()) == [], stdout + stderr
     assert not list(repo.glob("**/.*.tmp"))        # no half-written output in the workspace
-    ran = ran_stages(dvc(repo, "repro").stdout)    # (score@finetune may: an earlier test reran
+    ran = ran_stages(dvc(repo, "repro").stdout)    # (score may: an earlier test reran
     assert not {s for s in ran if s.startswith("train_")}, ran   # unlearn@finetune's timings)
     after = lock_outs(repo, "train_retrained@2")
     assert deterministic(after) == deterministic(sequential["train_retrained@2"])
@@ -128,7 +96,7 @@ def test_an_unreachable_address_fails_in_one_line_within_30_s(repo, ray_cluster)
     repo, _ = repo
     address = f"127.0.0.1:{free_port()}"   # nothing listens there
     before = lock_outs(repo, "unlearn@finetune")
-    runs = (repo / "models/unlearned/finetune/runs.pt").read_bytes()
+    runs = (repo / "models/unlearned/finetune/runs.npz").read_bytes()
     edit_params(repo, executor__kind="ray", executor__address=address)
     try:
         start = time.time()
@@ -140,5 +108,5 @@ def test_an_unreachable_address_fails_in_one_line_within_30_s(repo, ray_cluster)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"error: executor.address: no Ray cluster answers at {address} (Connection refused)"]
-    assert (repo / "models/unlearned/finetune/runs.pt").read_bytes() == runs
+    assert (repo / "models/unlearned/finetune/runs.npz").read_bytes() == runs
     assert lock_outs(repo, "unlearn@finetune") == before

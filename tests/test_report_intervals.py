@@ -22,7 +22,7 @@ def ws(tmp_path_factory):
 
 
 def metrics(ws, method):
-    return json.loads((ws / f"metrics/scores/{method}.detail.json").read_text())
+    return json.loads((ws / f"metrics/score_details/{method}.detail.json").read_text())
 
 
 def test_every_score_has_an_interval_holding_it(ws):
@@ -31,7 +31,7 @@ def test_every_score_has_an_interval_holding_it(ws):
         for name in CI_NAMES:
             low, high = m[f"{name}_ci"]
             assert low <= m[name] <= high, (method, name)
-    boot = json.loads((ws / "metrics/scores/finetune.bootstrap.json").read_text())
+    boot = json.loads((ws / "metrics/score_replicates/finetune.bootstrap.json").read_text())
     assert sorted(boot["replicates"]) == sorted(CI_NAMES)
     assert all(len(v) == 200 for v in boot["replicates"].values())
 
@@ -95,7 +95,7 @@ def test_report_and_images_are_byte_identical_on_rerun(ws):
 def test_too_few_runs_reads_n_a_without_a_crash(tmp_path):
     root = score_workspace.make(tmp_path, n_runs=3, methods=("original", "retrain", "finetune"))
     score_workspace.score_and_report(root)
-    m = json.loads((root / "metrics/scores/finetune.detail.json").read_text())
+    m = json.loads((root / "metrics/score_details/finetune.detail.json").read_text())
     assert all(m[f"{name}_ci"] is None for name in CI_NAMES)
     assert "score.bootstrap.min_runs = 5" in m["ci_na"]
     text = (root / "metrics/report.md").read_text()
@@ -107,7 +107,7 @@ def test_too_few_runs_reads_n_a_without_a_crash(tmp_path):
 def test_replicates_from_different_settings_are_refused(tmp_path):
     root = score_workspace.make(tmp_path, methods=("original", "retrain"), resamples=20)
     score_workspace.score_and_report(root)
-    path = root / "metrics/scores/retrain.bootstrap.json"
+    path = root / "metrics/score_replicates/retrain.bootstrap.json"
     boot = json.loads(path.read_text())
     path.write_text(json.dumps({**boot, "seed": 1}))
     with score_workspace.inside(root), pytest.raises(SystemExit):
@@ -123,7 +123,7 @@ def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
     p["score"]["bootstrap"]["resamples"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(p))
     with score_workspace.inside(root), pytest.raises(SystemExit) as exit_:
-        score.main(["original"])
+        score.main([])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         "error: score.bootstrap.resamples: must be >= 1, got 0"]
@@ -162,6 +162,6 @@ def test_the_report_needs_the_audit(tmp_path):
     root = score_workspace.make(tmp_path, methods=("original",), resamples=20)
     (root / "data/prepared/duplicates.csv").unlink()
     with score_workspace.inside(root):
-        score.main(["original"])
+        score.main([])
         with pytest.raises(UserError, match=r"^data/prepared/duplicates.csv: missing; run the prepare stage$"):
             report.main.__wrapped__()

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 import score_workspace
@@ -85,7 +84,7 @@ def _runs(shifts, seed=0, n_refs=None):
     rng = np.random.default_rng(seed)
     labels = score_workspace._labels(rng)
     per_run = [score_workspace._logits(rng, labels, 1, s) for s in shifts]
-    runs = {split: torch.cat([r[split] for r in per_run]) for split in labels}
+    runs = {split: np.concatenate([r[split] for r in per_run]) for split in labels}
     refs = [{"logits": {s: v[0] for s, v in score_workspace._logits(rng, labels, 1, 0.0).items()},
              "labels": labels} for _ in range(n_refs or len(shifts))]
     return runs, labels, refs
@@ -131,7 +130,7 @@ def test_the_report_states_k_and_the_share_between_originals(tmp_path):
     assert "## Training seeds" in report and "| finetune |" in report.split("## Training seeds")[1]
     summary = json.loads((root / "metrics/summary.json").read_text())
     assert summary["n_originals"] == 2
-    detail = json.loads((root / "metrics/scores/finetune.detail.json").read_text())
+    detail = json.loads((root / "metrics/score_details/finetune.detail.json").read_text())
     share = detail["between_originals"]["score"]
     assert 0.0 <= share <= 1.0
 

@@ -6,8 +6,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 
 @contextmanager
 def atomic_path(path):
@@ -47,6 +45,8 @@ def torch_save(obj, path):
     after the file, and a random temporary name would make identical tensors differ.
     """
     import io
+
+    import torch   # here, not at the top: the score and report stages import no torch
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     with atomic_path(path) as tmp:

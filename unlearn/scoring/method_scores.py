@@ -10,7 +10,6 @@ over replicates that redraw the runs, the reference models (official), the noise
 says why.
 """
 import numpy as np
-import torch
 
 from unlearn.scoring import bootstrap, klom, local as scoring
 from unlearn.scoring.replicates import local_quality_replicates, official_quality_replicates
@@ -28,9 +27,10 @@ def _acc(logits, labels):
 
 def diverged_runs(logits):
     """Runs whose model produced a non-finite logit on any split (the method diverged)."""
-    bad = torch.zeros(len(next(iter(logits.values()))), dtype=torch.bool)
+    n = len(next(iter(logits.values())))
+    bad = np.zeros(n, dtype=bool)
     for value in logits.values():
-        bad |= ~torch.isfinite(value).flatten(1).all(1)
+        bad |= ~np.isfinite(np.asarray(value)).reshape(n, -1).all(1)
     return int(bad.sum())
 
 
@@ -39,8 +39,12 @@ def sanitize(logits):
     stay, so a row that is all NaN or ±inf predicts uniformly, while a row such as
     [inf, 1, 2] becomes [0, 1, 2]. The run still counts; `diverged_runs` says so. (A project
     choice: the study's notebook only zeroes rows that are entirely NaN.)"""
-    return {split: torch.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0)
+    return {split: np.nan_to_num(np.asarray(value), nan=0.0, posinf=0.0, neginf=0.0)
             for split, value in logits.items()}
+
+
+def _f64(x):
+    return np.asarray(x, dtype=np.float64)
 
 
 def local_test_size(test_size, n_runs):
@@ -141,9 +145,9 @@ def klom_and_tow(run_logits, ref_logits, labels, cfg, draws=None):
               percentile=k.get("percentile", klom.PERCENTILE))
     out = {}
     for split in KLOM_SPLITS:
-        u = run_logits[split].double().numpy()
-        r = np.stack([ref[split].double().numpy() for ref in ref_logits])
-        y = labels[split].numpy()
+        u = _f64(run_logits[split])
+        r = np.stack([_f64(ref[split]) for ref in ref_logits])
+        y = np.asarray(labels[split])
         value = klom.klom(u, r, y, **kw)
         reps = None if draws is None else klom.klom(
             u, r, y, weights_u=draws.runs, weights_r=draws.refs,
@@ -185,11 +189,15 @@ def between_originals(forget_u, ref_forgets, labels, run_acc, ref_acc, cfg, orig
 def score_runs(method, run_logits, labels, refs, cfg, originals=None):
     """Metrics (dict) and bootstrap replicates (dict or None) of one method.
 
-    run_logits: split -> [N, S, C] tensor of the N runs; labels: split -> [S];
+    run_logits: split -> [N, S, C] array of the N runs; labels: split -> [S];
     refs: one {"logits": split -> [S, C], "labels": ...} per reference model;
     cfg: the `score` params section; originals [N]: the original each run started from
     (its training seed; None = one original for all).
     """
+    run_logits = {s: np.asarray(v) for s, v in run_logits.items()}   # (torch tensors too)
+    labels = {s: np.asarray(v) for s, v in labels.items()}
+    refs = [{"logits": {s: np.asarray(v) for s, v in r["logits"].items()},
+             "labels": {s: np.asarray(v) for s, v in r["labels"].items()}} for r in refs]
     U, diverged = sanitize(run_logits), diverged_runs(run_logits)
     n = len(next(iter(run_logits.values())))
     originals = list(originals) if originals is not None else [0] * n
@@ -209,8 +217,8 @@ def score_runs(method, run_logits, labels, refs, cfg, originals=None):
                                len(labels["forget"]), boot["scheme"], boot["resample_examples"],
                                groups=originals)
     run_acc = {split: _acc(U[split], labels[split]) for split in ("retain", "test")}
-    forget_u = U["forget"].double().numpy()
-    ref_forgets = np.stack([r["logits"]["forget"].double().numpy() for r in refs])
+    forget_u = _f64(U["forget"])
+    ref_forgets = np.stack([_f64(r["logits"]["forget"]) for r in refs])
     eps_columns, replicates = {}, {}
     results = {}
     if cfg["scorer"] in ("local", "both"):
@@ -219,7 +227,7 @@ def score_runs(method, run_logits, labels, refs, cfg, originals=None):
         if len(refs) != n:
             raise UserError(f"retrain.seeds: the official scorer needs as many reference models "
                             f"as unlearning runs (unlearn.seeds), got {len(refs)} vs {n}")
-        results["official"] = official_scores(forget_u, ref_forgets, labels["forget"].numpy(),
+        results["official"] = official_scores(forget_u, ref_forgets, labels["forget"],
                                               run_acc, ref_acc, cfg, draws)
     for scorer, (f, score, eps, f_reps, s_reps) in results.items():
         m[f"{scorer}_forget_quality"], m[f"{scorer}_score"] = f, score
@@ -242,12 +250,12 @@ def score_runs(method, run_logits, labels, refs, cfg, originals=None):
     add_intervals(m, replicates if draws is not None else None, boot)
     if draws is not None:
         m["between_originals"], reason = between_originals(
-            forget_u, ref_forgets, labels["forget"].numpy(), run_acc, ref_acc, cfg, originals)
+            forget_u, ref_forgets, labels["forget"], run_acc, ref_acc, cfg, originals)
         if reason:
             m["between_originals_na"] = reason
 
-    nomus = [scoring.nomus(acc, scoring.per_example_cross_entropy(U["forget"][i].double().numpy(), labels["forget"].numpy()),
-                           scoring.per_example_cross_entropy(U["test"][i].double().numpy(), labels["test"].numpy()))
+    nomus = [scoring.nomus(acc, scoring.per_example_cross_entropy(_f64(U["forget"][i]), labels["forget"]),
+                           scoring.per_example_cross_entropy(_f64(U["test"][i]), labels["test"]))
              for i, acc in enumerate(_acc(U["test"], labels["test"]))]
     m["mia"] = float(np.mean([x["mia"] for x in nomus]))
     m["nomus"] = float(np.mean([x["nomus"] for x in nomus]))

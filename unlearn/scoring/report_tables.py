@@ -97,7 +97,7 @@ def render_diagnostics(rows):
     if not with_stats:
         return ""
     lines = ["## Method diagnostics\n", "Means over the N runs of what each method recorded "
-             "about itself (`method_stats` in metrics/scores/<method>.detail.json).\n",
+             "about itself (`method_stats` in metrics/score_details/<method>.detail.json).\n",
              "| method | diagnostic | mean |", "|---|---|---|"]
     for r in with_stats:
         lines += [f"| {r['method']} | {k} | {v:.4g} |" for k, v in sorted(r["method_stats"].items())]
