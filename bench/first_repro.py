@@ -20,8 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(cmd, cwd, env):
+    """Wall seconds of cmd; its output goes to stderr (progress), a failure ends the run."""
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=sys.stderr)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode})")
     return time.perf_counter() - start
 
 

@@ -53,7 +53,11 @@ def main():
     if "--" not in args or args.index("--") not in (1, 2) or len(args) < 3:
         sys.exit(__doc__)
     name, code, command = args[0], args[1] == "--code", args[args.index("--") + 1:]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    # the benchmark's stderr (progress, errors) goes to ours; only its stdout is the section
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed (exit {proc.returncode}); the section is unchanged")
+    out = proc.stdout
     if code:
         out = "```\n" + out.rstrip() + "\n```\n"
     shown = " ".join(c if c != sys.executable else "python" for c in command)
