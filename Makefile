@@ -18,14 +18,16 @@ venv: $(STAMP)
 # Who fills the venv: uv (INSTALLER=uv, the default) or pip (INSTALLER=pip). uv installs the
 # same pins from the same sources as pip (tools/uv_args.py hands it pip's indexes and
 # find-links: uv reads no pip configuration) in less time (bench/install.py, docs/speed.md);
-# it is itself installed into the venv by pip, and if it fails, pip does the install.
+# it is itself installed into the venv by pip, and if it fails, pip does the install. Like
+# pip, it compiles the byte-code at install: else every stage process where
+# PYTHONDONTWRITEBYTECODE is set compiled torch's sources again (about 8 s each, measured).
 INSTALLER ?= uv
 UV_PIN := uv==0.13.9
 PIP := $(VENV)/bin/pip install --disable-pip-version-check -q
 # $(call install,ARGS): `pip install ARGS`, by uv when INSTALLER=uv
 define install
 $(if $(filter uv,$(INSTALLER)),\
-  { $(PIP) $(UV_PIN) && $(VENV)/bin/uv pip install -q --python $(VENV)/bin/python \
+  { $(PIP) $(UV_PIN) && $(VENV)/bin/uv pip install -q --compile-bytecode --python $(VENV)/bin/python \
       $$($(VENV)/bin/python tools/uv_args.py) $(1); } \
   || { echo "make: uv failed; installing with pip" >&2; $(PIP) $(1); },\
   $(PIP) $(1))

@@ -86,6 +86,7 @@ def main(argv=None):
     print(f"fanout: {len(stale)} stage(s) built in {time.time() - start:.1f} s; taking them "
           "into this workspace from the run-cache", flush=True)
     start = time.time()
+    plan.forget_lock_entries(root, stale)
     out = plan.dvc(root, "repro", *(["--pull"] if args.remote else []), *stale)
     rerun = [s for s in plan.ran_stages(out) if s in stale]
     if rerun:  # correct outputs, but trained here: the run-cache did not have them

@@ -96,6 +96,21 @@ def _check_run_cacheable(name, stage):
                 "declare it under metrics/plots or let DVC cache it")
 
 
+def forget_lock_entries(root, stages):
+    """Drop the dvc.lock entries of stages about to be taken from the run-cache (with DVC's own
+    Lockfile.remove_stage). With an entry whose deps still match, as in a fresh clone of a
+    committed run, `dvc repro` restores from that entry and needs every output it lists in the
+    cache, the wall-clock timing files included, which no new run reproduces, so it would run
+    the stage again; without one it restores the run-cache entry the task wrote. The stages
+    are stale and `dvc repro` writes their entries anew."""
+    from dvc.repo import Repo
+    with Repo(str(root)) as repo:
+        by_name = {s.addressing: s for s in repo.index.stages}
+        for name in stages:
+            stage = by_name[name]
+            stage.dvcfile._lockfile.remove_stage(stage)
+
+
 def stale(root, targets):
     """The targets that `dvc status` says must be (re)built, in the given order."""
     status = json.loads(dvc(root, "status", "--json", *targets) or "{}")

@@ -1,11 +1,13 @@
 """`python -m fanout --local`, what `make repro` runs before `dvc repro`: the stale training
 stages built side by side in worker processes on this machine (no Ray), each in a workspace
 of its own sharing the DVC cache. Afterwards `dvc repro` trains nothing and the outputs are
-the bytes of the sequential `dvc repro` that built the tiny repo; a worker killed in the
+the bytes of the sequential `dvc repro` that built the tiny repo, also as in a fresh clone of
+a committed run (dvc.lock entries in place, no outputs, no cache); a worker killed in the
 middle of a stage stops the command with one line and leaves nothing half-written, and
 running it again builds what is still stale.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline_repo import (copy_repo, deterministic, dvc, env, fanout, forget, lock_outs,
                            ran_stages)
@@ -26,9 +29,25 @@ def repo(tmp_path_factory):
     return repo, {s: lock_outs(repo, s) for s in TRAINING}
 
 
+def as_in_a_fresh_clone(repo, stages):
+    """The stages' outputs gone from the workspace and from the DVC cache, and no run-cache,
+    their committed dvc.lock entries kept (with the wall-clock timing files, which no new run
+    reproduces), as after `git clone` and the data stages of `make repro`."""
+    repo = Path(repo)
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    for stage in stages:
+        for out in lock[stage]["outs"]:
+            if not out["path"].endswith(".timing.json"):   # git-tracked, as committed
+                target = repo / out["path"]
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            md5 = out["md5"]
+            (repo / ".dvc/cache/files/md5" / md5[:2] / md5[2:]).unlink(missing_ok=True)
+    shutil.rmtree(repo / ".dvc/cache/runs")
+
+
 def test_local_fanout_trains_side_by_side_and_dvc_repro_takes_the_results(repo, tmp_path):
     repo, sequential = repo
-    forget(repo, TRAINING)
+    as_in_a_fresh_clone(repo, TRAINING)
     proc = fanout(repo, "--local", "train_*", "--scratch", str(tmp_path / "scratch"))
     assert "2 of 4 stage(s) stale, building them as 2 worker(s)" in proc.stdout, proc.stdout
     assert "dvc.lock updated" in proc.stdout
