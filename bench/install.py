@@ -38,7 +38,7 @@ def main():
             rows.append((name, *make_venv(venv, installer, env)))
             subprocess.run(["rm", "-rf", str(venv)], check=True)
     print("`make venv` into a new folder (requirements.txt + constraints.txt, the project "
-          "editable)")
+          "editable)\n")
     print("| installer | wall s | × pip | venv size |")
     print("|---|---|---|---|")
     for name, seconds, size in rows:
