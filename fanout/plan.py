@@ -35,16 +35,12 @@ def error_line(output):
 def dvc(root, *args, echo=False):
     """Run `dvc <args>` in root; its output, or a one-line UserError. With echo, its output
     goes to this process's stdout/stderr as it comes (e.g. the stages' own error lines)."""
-    if echo:
-        proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=dvc_env())
-        if proc.returncode != 0:
-            raise UserError(f"dvc {' '.join(args)} failed (its output above)")
-        return ""
     proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=dvc_env(),
-                          capture_output=True, text=True)
+                          capture_output=not echo, text=True)
     if proc.returncode != 0:
-        raise UserError(f"dvc {' '.join(args)}: {error_line(proc.stdout + proc.stderr)}")
-    return proc.stdout
+        why = "failed (its output above)" if echo else error_line(proc.stdout + proc.stderr)
+        raise UserError(f"dvc {' '.join(args)}: {why}")
+    return proc.stdout or ""
 
 
 def ran_stages(output):
