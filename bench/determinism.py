@@ -1,7 +1,7 @@
 """Same run twice, same bytes? Every method run twice from one original on one device.
 
 For each `compute.deterministic` setting asked for, each method runs twice with the same
-seed through the stages' own code path (unlearn.unlearning.runner.run_unlearning, data on
+seed through the stages' own code path (unlearn.runner.run_unlearning, data on
 the device, the default compute settings otherwise) and the two runs' logits are compared
 byte for byte. A method whose kernels have no deterministic implementation on the device
 fails with PyTorch's error under deterministic: true; that is printed, not hidden.
@@ -19,12 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unlearn.core import compute  # noqa: E402
-from unlearn.core.params import method_names  # noqa: E402
+from unlearn.methods import method_names  # noqa: E402
 from unlearn.data.splits import Split  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
 from unlearn.training.model import build_model, pick_device  # noqa: E402
 from unlearn.training.recipes import resolve_recipe  # noqa: E402
-from unlearn.unlearning.runner import run_unlearning  # noqa: E402
+from unlearn.runner import run_unlearning  # noqa: E402
 
 
 def random_splits(n, size, device, seed=0):
@@ -60,7 +60,7 @@ def main():
     failed = 0
     for mode in args.modes:
         cfg = {"deterministic": mode == "true"}
-        compute.configure_process(compute.resolve(cfg, device), device)
+        compute.apply_to_process(compute.resolve(cfg, device), device)
         for name in methods:
             try:
                 start = time.perf_counter()

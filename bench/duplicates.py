@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from unlearn.data.duplicates import SPLIT_ORDER, audit, check_duplicates_config  # noqa: E402
+from unlearn.core.sections import PrepareConfig  # noqa: E402
+from unlearn.data.duplicates import SPLIT_ORDER, audit  # noqa: E402
 from unlearn.data.forget import select_forget  # noqa: E402
 from unlearn.data.mufac import read_mufac  # noqa: E402
 from unlearn.data.synthetic import generate  # noqa: E402
@@ -33,7 +34,7 @@ def main():
     args = parser.parse_args()
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     cfg = {**params["generate"], "families": FAMILIES, "duplicates": PLANTED}
-    dup_cfg = check_duplicates_config(params["prepare"])
+    near_threshold = PrepareConfig.parse(params["prepare"], "prepare").near_threshold
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "mufac"
         t = time.perf_counter()
@@ -55,7 +56,7 @@ def main():
                   "retain": [raw.fingerprints["train"][i] for i in retain.tolist()],
                   "val": raw.fingerprints["val"], "test": raw.fingerprints["test"]}
         t = time.perf_counter()
-        found = audit({s: (ids[s], prints[s]) for s in SPLIT_ORDER}, dup_cfg["near_threshold"], "drop")
+        found = audit({s: (ids[s], prints[s]) for s in SPLIT_ORDER}, near_threshold, "drop")
         search = time.perf_counter() - t
     n = sum(counts.values())
     c = found.counts()

@@ -10,7 +10,7 @@ process appends its phases, unlearn/core/profiling.py), then a no-op `dvc repro`
   minus the stage processes' lifetimes: DVC's start-up, hashing, caching, checks).
 
     python bench/pipeline_profile.py                       # default params
-    python bench/pipeline_profile.py --set executor.workers=1 --set unlearn.seeds=[0,1]
+    python bench/pipeline_profile.py --set executor.workers=1 --set runs.seeds=[0,1]
     python bench/pipeline_profile.py --readme docs/speed.md    # also rewrite the profile table there
     python bench/pipeline_profile.py --parse run/profile.jsonl --total 200   # an existing record
     python bench/pipeline_profile.py --make        # `make repro` instead of a bare `dvc repro`
@@ -59,7 +59,7 @@ def breakdown(rec):
 
 def load_records(path):
     recs = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    for rec in recs:  # stages run as `python -m stages.<kind> [arg]`
+    for rec in recs:  # stages run as `python -m stages.<kind> [item] [--path value ...]`
         rec["kind"] = Path(rec["module"]).stem
         # `python -m fanout` (make repro): a wrapper whose stages are recorded on their own
         rec["fanout"] = Path(rec["module"]).parent.name == "fanout"
@@ -76,7 +76,8 @@ def table(recs, total_wall, noop_wall=None, command="`dvc repro`"):
         stage_sum += wall
         for k, v in parts.items():
             totals[k] += v
-        label = rec["kind"] + ("@" + rec["argv"][0] if rec["argv"] else "")
+        item = rec["argv"][0] if rec["argv"] and not rec["argv"][0].startswith("-") else None
+        label = rec["kind"] + (f"@{item}" if item else "")   # foreach stages: `<kind> <item> --path ...`
         rows.append((label, wall, parts))
     overlapped = stage_sum > total_wall
     dvc = max(0.0, total_wall - stage_sum)

@@ -30,7 +30,7 @@ from unlearn.scoring.method_scores import score_runs  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
 from unlearn.training.recipes import resolve_recipe  # noqa: E402
 from unlearn.data.splits import EVAL_SPLITS  # noqa: E402
-from unlearn.unlearning.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
+from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
 
 OUT = ROOT / "bench" / "results"
 REFERENCE_OFFSET = 5000   # reference retrains: seeds disjoint from the calibration row's

@@ -45,7 +45,7 @@ def train_once(precision, splits, device, epochs, seed=0):
     """Train from seed `seed`'s initial weights in `precision`; (history, test acc)."""
     train, val, test = (s.to(device) for s in splits)
     cfg = compute.resolve({"precision": precision}, device)
-    compute.configure_process(cfg, device)
+    compute.apply_to_process(cfg, device)
     torch.manual_seed(seed)
     model = compute.prepare_model(build_model(8).to(device), cfg)
     recipe = resolve_recipe({"epochs": epochs, "select_best": False})

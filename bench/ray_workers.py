@@ -6,7 +6,7 @@ All figures come from one run, so their ratios share the machine's load at the t
    started), stopped; then the same with torch imported in the worker.
 2. Unlearning seeds per minute (`executor.kind: ray`, `address: null`, K = 1, 2 tasks at
    once) and, for reference, the local executor with K workers; the stage's code path
-   (unlearn.core.executor.run_all over unlearn.unlearning.runner's job) on random 16-px images sized
+   (unlearn.core.executor.run_all over unlearn.runner's job) on random 16-px images sized
    like the default data, Ray's start-up included.
 3. Reference models per minute: `python -m fanout` over M new train_retrained
    seeds with K = 1, 2, in a throw-away copy of the pipeline (tests/pipeline_repo.py's
@@ -67,7 +67,7 @@ def startup(tmp):
 def unlearning(tmp, seeds, size, images, workers):
     from unlearn.methods import method_config
     from unlearn.training.recipes import resolve_recipe
-    from unlearn.unlearning.runner import UnlearnTask, inline_unlearning_inputs, setup_unlearning, unlearning_task
+    from unlearn.runner import UnlearnTask, inline_unlearning_inputs, setup_unlearning, unlearning_task
     from workers import synthetic_inputs
     prepared, original = synthetic_inputs(tmp, images, size)
     tasks = [UnlearnTask("finetune", method_config("finetune", None), s) for s in range(seeds)]
@@ -86,7 +86,7 @@ def unlearning(tmp, seeds, size, images, workers):
 
 def reference_models(tmp, models, epochs, workers, config):
     import pipeline_repo
-    base = pipeline_repo.TINY if config == "tiny" else {"unlearn.methods": ["original"]}
+    base = pipeline_repo.TINY if config == "tiny" else {"unlearn": {"original": {}}}
     repo = pipeline_repo.make_repo(Path(tmp) / "repo", {**base, "train.epochs": epochs})
     pipeline_repo.dvc(repo, "repro", "prepare")
     first = 100

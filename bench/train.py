@@ -7,7 +7,7 @@ RandomHorizontalFlip, RandomAffine(0, shear=10, scale=(0.8, 1.2)), ColorJitter(0
 torch.optim.Adam. The project decodes the images once (the prepare stage) and trains on
 uint8 tensors in memory with `unlearn.training.train.train_epoch`, the same augmentations batched
 on tensors (augment: choi_na) and its fused optimiser; its fast-path variants
-(unlearn/core/compute.py, each applied with compute.configure_process as a stage applies
+(unlearn/core/compute.py, each applied with compute.apply_to_process as a stage applies
 it) are timed on the same images in the same process, so the ratios hold even on a noisy
 shared machine. On CUDA the images sit on the GPU (as the stages put them) except in the
 "data on host" row, the input path of before: batches gathered, converted and augmented on
@@ -105,7 +105,7 @@ def notebook(files, labels, size, device, epochs):
 
 def project(split, device, epochs, settings, on_device=True):
     cfg = compute.resolve({**settings}, device)
-    compute.configure_process(cfg, device)
+    compute.apply_to_process(cfg, device)
     split = split.to(device) if on_device else split
     model = compute.prepare_model(build_model(8).to(device), cfg)
     with compute.scope(cfg, device):

@@ -1,6 +1,6 @@
 """Seeds per minute of one unlearning method on K local workers, K = 1, 2, ... in one run.
 
-Uses the stage's own code path (unlearn.core.executor.run_all over unlearn.unlearning.runner's job), so
+Uses the stage's own code path (unlearn.core.executor.run_all over unlearn.runner's job), so
 the figure is what `unlearn@<method>` gets, minus DVC and the stage's start-up. Either
 on the pipeline's prepared data and original model (run `dvc repro train_original`
 first), or on random images of any size (`--synthetic`), e.g. 128 px on a GPU.
@@ -23,7 +23,7 @@ from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
 from unlearn.training.model import build_model, pick_device, save_checkpoint  # noqa: E402
 from unlearn.training.recipes import resolve_recipe  # noqa: E402
-from unlearn.unlearning.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
+from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
 
 
 def synthetic_inputs(folder, n, size):

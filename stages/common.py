@@ -11,6 +11,9 @@ from unlearn.core.errors import UserError
 from unlearn.core.params import validate_params
 
 PARAMS_FILE = Path("params.yaml")
+# Default paths of the stage scripts' command-line arguments, the ones dvc.yaml passes; the
+# library (unlearn/) takes every path from its caller.
+PREPARED_DIR = Path("data/prepared")   # the prepare stage's output
 # What the score stage writes, one folder per kind of file, each a whole output of the stage
 # (dvc.yaml): exactly the listed methods' files, with no list of files kept by hand. The
 # headline folder is the DVC metric, so it holds nothing else.
@@ -30,13 +33,15 @@ def original_assignment(original_seeds, n_runs):
     return [original_seeds[k % len(original_seeds)] for k in range(n_runs)]
 
 
-def score_files(method):
+def score_files(method, scores=SCORES_DIR, details=DETAILS_DIR, replicates=REPLICATES_DIR):
     """{metrics, detail, bootstrap, eps}: the paths of one method's score outputs (metrics:
-    the few headline numbers DVC shows; detail: every score, interval and record)."""
-    return {"metrics": SCORES_DIR / f"{method}.json",
-            "detail": DETAILS_DIR / f"{method}.detail.json",
-            "bootstrap": REPLICATES_DIR / f"{method}.bootstrap.json",
-            "eps": DETAILS_DIR / f"{method}.eps.csv"}
+    the few headline numbers DVC shows; detail: every score, interval and record), in the
+    given folders (the score stage's arguments; by default the paths dvc.yaml passes it)."""
+    scores, details, replicates = Path(scores), Path(details), Path(replicates)
+    return {"metrics": scores / f"{method}.json",
+            "detail": details / f"{method}.detail.json",
+            "bootstrap": replicates / f"{method}.bootstrap.json",
+            "eps": details / f"{method}.eps.csv"}
 
 
 def read_params_yaml(path, what="params file", hint=""):

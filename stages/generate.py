@@ -11,13 +11,12 @@ from pathlib import Path
 from stages.common import entry_point, load_params
 from unlearn.core.atomic import atomic_dir
 from unlearn.data.mufac import DATASET_DIRNAME
-from unlearn.data.synthetic import check_config, check_generate_out, generate
+from unlearn.data.synthetic import check_generate_out, generate
 
 
 @entry_point
 def main():
-    cfg = load_params()["generate"]
-    check_config(cfg)
+    cfg = load_params()["generate"]   # parsed by its class there: a bad value stops here
     check_generate_out(cfg["out"])
     start = time.time()
     with atomic_dir(cfg["out"]) as tmp:

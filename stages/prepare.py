@@ -7,23 +7,23 @@ with `prepare.duplicates: drop` the leaking copies leave retain, val and test, a
 the manifest lists them with role `dropped`. Everything is validated and decoded in memory first;
 the outputs are written into a temporary sibling folder that replaces data/prepared only
 when complete, so a failed or interrupted run never leaves a half-written folder.
-Run from the repo root: `python -m stages.prepare`.
+Run from the repo root: `python -m stages.prepare [--out data/prepared]` (dvc.yaml passes
+the folder).
 """
+import argparse
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from stages.common import entry_point, load_params
+from stages.common import PREPARED_DIR, entry_point, load_params
 from unlearn.core.atomic import atomic_dir, write_json, write_text
-from unlearn.data.duplicates import SPLIT_ORDER, audit, check_duplicates_config
-from unlearn.data.forget import check_forget_config, select_forget
-from unlearn.data.mufac import CLASS_LETTERS, RESIZE_FILTER_NAME, check_roles, class_table, read_mufac
+from unlearn.core.sections import PrepareConfig
+from unlearn.data.duplicates import SPLIT_ORDER, audit
+from unlearn.data.forget import select_forget
+from unlearn.data.mufac import CLASS_LETTERS, RESIZE_FILTER_NAME, class_table, read_mufac
 from unlearn.data.splits import save_split
-
-OUT = Path("data/prepared")
-
 
 def manifest(raw, forget_idx, retain_idx, dropped):
     """One row per image: where it came from and what role it plays (`dropped`: a copy
@@ -46,12 +46,15 @@ def manifest(raw, forget_idx, retain_idx, dropped):
 
 
 @entry_point
-def main():
-    params = load_params()
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=PREPARED_DIR,
+                        help="folder to write, replaced whole (default: %(default)s)")
+    out = parser.parse_args(argv).out
+    params = load_params()   # every section parsed by its class: a bad value stops here
     data, forget_cfg = params["data"], params["prepare"]["forget"]
-    dup_cfg = check_duplicates_config(params["prepare"])
-    check_roles(data["selection_split"], data["test_split"])
-    check_forget_config(forget_cfg)
+    prepare = PrepareConfig.parse(params["prepare"], "prepare")   # its defaults filled in
     start = time.time()
     raw = read_mufac(data["root"], data["image_size"], data["selection_split"], data["test_split"],
                      fingerprints=True)
@@ -62,7 +65,7 @@ def main():
               "retain": [raw.fingerprints["train"][i] for i in retain_idx.tolist()],
               "val": raw.fingerprints["val"], "test": raw.fingerprints["test"]}
     found = audit({s: (splits[s].ids, prints[s]) for s in SPLIT_ORDER},
-                  dup_cfg["near_threshold"], dup_cfg["policy"])
+                  prepare.near_threshold, prepare.duplicates)
     for name, drop in found.dropped.items():
         keep = sorted(set(range(len(splits[name]))) - set(drop))
         splits[name] = splits[name].subset(torch.tensor(keep, dtype=torch.long))
@@ -77,7 +80,7 @@ def main():
         "forget": {**forget_cfg, "persons": len(set(splits["forget"].persons))},
         "duplicates": found.counts(),
     }
-    with atomic_dir(OUT) as tmp:
+    with atomic_dir(out) as tmp:
         for name, split in splits.items():
             save_split(split, tmp / f"{name}.pt")
         write_json(tmp / "info.json", info)
@@ -87,11 +90,11 @@ def main():
     dropped = ", ".join(f"{k} {v}" for k, v in dup["dropped_by_split"].items() if v) or "none"
     print(f"duplicates: {dup['exact_pairs']} exact and {dup['near_pairs']} near pairs, "
           f"{dup['forget_retain_pairs']} forget-retain, {dup['cross_split_pairs']} across splits "
-          f"({OUT / 'duplicates.csv'})"
+          f"({out / 'duplicates.csv'})"
           + (f"; dropped {dup['dropped']}: {dropped} (manifest.csv, role dropped)"
-             if dup_cfg["policy"] == "drop" else ""))
+             if prepare.duplicates == "drop" else ""))
     counts = ", ".join(f"{k} {v}" for k, v in info["counts"].items())
-    print(f"prepared {OUT}: {counts} ({data['image_size']} px, val = {raw.sources['val']}, "
+    print(f"prepared {out}: {counts} ({data['image_size']} px, val = {raw.sources['val']}, "
           f"test = {raw.sources['test']}) in {time.time() - start:.1f} s")
 
 

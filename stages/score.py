@@ -1,8 +1,8 @@
 """Stage: score every listed method's runs against the reference retrained models, in one
 process.
 
-Reads models/unlearned/<method>/runs.{npz,json} (logits of N runs) for every method in
-`unlearn.methods` and models/retrained/seed_<k>/logits.{npz,json} (one per reference seed).
+Reads models/unlearned/<method>/runs.{npz,json} (logits of N runs) for every method listed
+under `unlearn` and models/retrained/seed_<k>/logits.{npz,json} (one per reference seed).
 Writes, per method (paths: stages.common.score_files):
 
   metrics/scores/<method>.json                  the DVC metric: a few headline numbers
@@ -30,16 +30,20 @@ Intervals (score.bootstrap, unlearn/scoring/bootstrap.py): each score gets `<nam
 high], a percentile interval over replicates that redraw the runs, the reference models
 (official), the noise draw (local) and the forget examples. With fewer runs than
 score.bootstrap.min_runs there is no interval: `<name>_ci` is null and `ci_na` says why.
+
+Every folder above is a command-line argument (dvc.yaml passes them; the defaults are the
+same paths).
 """
 import argparse
 import multiprocessing
 import sys
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from stages.common import entry_point, load_params, score_files
+from stages.common import DETAILS_DIR, REPLICATES_DIR, SCORES_DIR, entry_point, load_params, score_files
 from unlearn.core import logits_file
 from unlearn.core.atomic import write_json, write_text
 from unlearn.core.errors import UserError
@@ -62,6 +66,9 @@ def score_method(method, runs, refs, params):
     keys = sorted({k for run in stats for k in run})
     if keys:  # the method's own diagnostics, e.g. ssd's share of dampened weights
         m["method_stats"] = {k: float(np.mean([run[k] for run in stats if k in run])) for k in keys}
+    # the row's calibration role as the method registered it (unlearn/methods/__init__.py),
+    # recorded by the unlearn stage: the report ranks and compares by it, not by name
+    m["calibration"] = runs.get("calibration")
     m["computed_on"] = {"runs": computed_on.labels(runs.get("compute")),
                         "references": computed_on.labels([ref.get("compute") for ref in refs])}
     record = {
@@ -78,6 +85,8 @@ def score_method(method, runs, refs, params):
     return m, headline(m), record, "\n".join([header] + rows) + "\n"
 
 
+UNLEARNED_DIR = Path("models/unlearned")
+RETRAINED_DIR = Path("models/retrained")
 _INPUTS = {}   # what forked scoring processes inherit: (runs, refs, params)
 
 
@@ -102,20 +111,34 @@ def scored(methods):
                         "run it again (dvc repro)") from None
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    folders = [("--unlearned", UNLEARNED_DIR, "the unlearn stages' folders, <method>/runs.*"),
+               ("--retrained", RETRAINED_DIR, "the reference models, seed_<k>/logits.*"),
+               ("--scores", SCORES_DIR, "headline scores to write, <method>.json"),
+               ("--details", DETAILS_DIR, "details to write, <method>.detail.json and .eps.csv"),
+               ("--replicates", REPLICATES_DIR, "replicates to write, <method>.bootstrap.json")]
+    for flag, default, what in folders:
+        parser.add_argument(flag, type=Path, default=default,
+                            help=f"{what} (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
 @entry_point
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    args = parse_args(argv)
     params = load_params()
-    methods = params["unlearn"]["methods"]
-    refs = [logits_file.load(f"models/retrained/seed_{k}/logits")
+    methods = list(params["unlearn"])
+    refs = [logits_file.load(args.retrained / f"seed_{k}" / "logits")
             for k in params["retrain"]["seeds"]]
     # every input read before any output is written: a missing method stops the stage early
-    runs = {m: logits_file.load(f"models/unlearned/{m}/runs") for m in methods}
+    runs = {m: logits_file.load(args.unlearned / m / "runs") for m in methods}
     _INPUTS["all"] = (runs, refs, params)
     progress = Progress(len(methods), "score", unit="method")
     for method, (m, head, record, eps) in zip(methods, scored(methods)):
-        out = score_files(method)
+        out = score_files(method, scores=args.scores, details=args.details,
+                          replicates=args.replicates)
         write_json(out["detail"], m)
         write_json(out["bootstrap"], record)
         write_text(out["eps"], eps)

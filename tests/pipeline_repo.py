@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COPY = ["dvc.yaml", "params.yaml", "stages", "unlearn", "fanout", "tools", "dvc_templates",
-        ".gitignore"]
+        ".gitignore", "docs", "README.md"]   # the docs: tools/method_docs.py rewrites them
 
 # Small enough for seconds per stage; large enough that every stage has real work.
 TINY = {
@@ -20,8 +20,8 @@ TINY = {
     "prepare.forget.count": 8,
     "train.epochs": 1,
     "train.batch_size": 32,
-    "unlearn.methods": ["original", "retrain", "finetune"],
-    "unlearn.seeds": [0, 1, 2],
+    "unlearn": {"original": {}, "retrain": {}, "finetune": {}},
+    "runs.seeds": [0, 1, 2],
     "retrain.seeds": [1, 2, 3],
 }
 

@@ -34,11 +34,14 @@ def _logits(rng, labels, n_models, forget_shift, scale=1.0):
     return out
 
 
+CALIBRATION = {"original": "untouched", "retrain": "reference"}
+
+
 def params(n_runs, methods, resamples=200, scorer="both", min_runs=5, **bootstrap):
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p = copy.deepcopy(p)
-    p["unlearn"]["methods"] = list(methods)
-    p["unlearn"]["seeds"] = list(range(n_runs))
+    p["unlearn"] = {m: {} for m in methods}
+    p["runs"]["seeds"] = list(range(n_runs))
     p["retrain"]["seeds"] = list(range(1, n_runs + 1))
     p["score"]["scorer"] = scorer
     p["score"]["bootstrap"].update(resamples=resamples, min_runs=min_runs, **bootstrap)
@@ -71,7 +74,8 @@ def make(root, n_runs=6, methods=tuple(SHIFT), seed=0, shift=None, same_as=None,
         s = (shift or SHIFT)[m]
         twin = (same_as or {}).get(m)
         made[m] = made[twin] if twin else _logits(rng, labels, n_runs, s)
-        record = {"seeds": p["unlearn"]["seeds"], "stats": (stats or {}).get(m, [{}] * n_runs)}
+        record = {"seeds": p["runs"]["seeds"], "stats": (stats or {}).get(m, [{}] * n_runs),
+                  "calibration": CALIBRATION.get(m)}   # as the methods register it
         if originals is not None:
             record["originals"] = list(originals)
         logits_file.save(d / "runs", made[m], labels, record)
@@ -110,4 +114,4 @@ def score_and_report(root):
     from stages import report, score
     with inside(root):
         score.main([])
-        report.main()
+        report.main([])

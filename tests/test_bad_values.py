@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -49,7 +48,8 @@ def error_lines(stderr):
 
 
 def test_dvc_exp_run_with_a_bad_value_removes_nothing(unchanged):
-    proc = dvc(unchanged, "exp", "run", "-S", "unlearn.finetune.lr=-1", check=False)
+    # `+`: the key is new to the section (finetune: {} runs its defaults)
+    proc = dvc(unchanged, "exp", "run", "-S", "++unlearn.finetune.lr=-1", check=False)
     assert proc.returncode != 0
     assert "error: unlearn.finetune.lr: must be > 0 and finite, got -1" in proc.stderr + proc.stdout
 
@@ -62,9 +62,9 @@ def test_dvc_repro_lists_every_bad_value_and_removes_nothing(unchanged):
     errors = error_lines(proc.stderr + proc.stdout)
     assert errors == [
         "error: device: expected auto, cpu, cuda or cuda:<index>, got str 'cdua'",
-        "error: compute.threads: must be an integer ≥ 1, got 0",
-        "error: unlearn.finetune.epochs: expected int, got str 'two'",
-        "error: unlearn.finetune.lr: must be > 0 and finite, got -1.0"], errors
+        "error: compute.threads: must be ≥ 1, got 0",
+        "error: unlearn.finetune.lr: must be > 0 and finite, got -1.0",
+        "error: unlearn.finetune.epochs: expected int, got str 'two'"], errors
     assert ran_stages(proc.stdout, with_check=True) == {"check_params"}
 
 

@@ -32,15 +32,15 @@ def test_multinomial_weights_are_draw_counts_and_bayesian_weights_are_positive()
 
 
 @pytest.mark.parametrize("resamples, level, message", [
-    (0, 0.95, "resamples: must be an integer >= 1"),
-    (2.5, 0.95, "resamples: must be an integer >= 1"),
+    (0, 0.95, "resamples: must be ≥ 1, got 0"),
+    (2.5, 0.95, "resamples: expected int, got float 2.5"),
     (10, 1.0, "level: must lie strictly between 0 and 1"),
     (10, 0.0, "level: must lie strictly between 0 and 1"),
 ])
 def test_bad_settings_are_named(resamples, level, message):
     with pytest.raises(ValueError, match=message):
         bootstrap.check_settings(resamples, level)
-    with pytest.raises(ValueError, match="scheme: 'jackknife' unknown; choose from bayesian"):
+    with pytest.raises(ValueError, match="scheme: must be one of 'bayesian', 'multinomial', got 'jackknife'"):
         bootstrap.check_settings(10, 0.95, "jackknife")
 
 

@@ -14,7 +14,8 @@ import yaml
 from PIL import Image
 
 from unlearn.core.errors import UserError
-from unlearn.data.duplicates import COLUMNS, DEFAULTS, audit, fingerprint
+from unlearn.core.sections import PrepareConfig
+from unlearn.data.duplicates import COLUMNS, audit, fingerprint
 from unlearn.data.splits import load_prepared
 from unlearn.data.synthetic import generate
 
@@ -97,7 +98,7 @@ def test_a_byte_copy_is_exact_a_reencoded_copy_is_near_another_photo_is_far(tmp_
     original, copy, re, other = map(print_of, (a, tmp_path / "copy.jpg", tmp_path / "re.jpg", b))
     assert copy == original
     assert re[0] != original[0]
-    assert bits(re, original) <= DEFAULTS["near_threshold"] < bits(other, original)
+    assert bits(re, original) <= PrepareConfig().near_threshold < bits(other, original)
 
 
 def write_params(cwd, root, policy="report", threshold=16, forget=None):
@@ -165,9 +166,9 @@ def test_drop_removes_what_leaks_and_says_so(planted, tmp_path):
 
 @pytest.mark.parametrize("dup, message", [
     ({"policy": "keep", "near_threshold": 16},
-     "prepare.duplicates: 'keep' unknown; choose one of report, drop"),
+     "prepare.duplicates: must be one of 'report', 'drop', got 'keep'"),
     ({"policy": {"policy": "drop"}, "near_threshold": 16},
-     "prepare.duplicates: expected str, got dict {'policy': 'drop'}"),
+     "prepare.duplicates: must be one of 'report', 'drop', got {'policy': 'drop'}"),
     ({"policy": "report", "near_threshold": 65},
      "prepare.near_threshold: expected an integer number of bits in 0..64, got 65"),
     ({"policy": "report", "near_threshold": -1},

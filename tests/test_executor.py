@@ -15,7 +15,7 @@ from unlearn.core.errors import UserError
 from unlearn.core.executor import Job, check_executor, run_all, usable_cores
 from unlearn.methods import method_config
 from unlearn.training.model import build_model, save_checkpoint
-from unlearn.unlearning.runner import UnlearnTask, setup_unlearning, unlearning_task
+from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task
 
 
 @pytest.mark.parametrize("cfg, threads, key", [

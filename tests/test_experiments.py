@@ -27,13 +27,16 @@ def repo(tmp_path_factory):
 
 
 def lr_of(repo):
-    return yaml.safe_load((repo / "params.yaml").read_text())["unlearn"]["finetune"]["lr"]
+    """finetune's lr as the run uses it: the override in params.yaml, else the default."""
+    from unlearn.methods import method_config
+    return method_config("finetune", yaml.safe_load((repo / "params.yaml").read_text())
+                         ["unlearn"]["finetune"]).lr
 
 
 def test_exp_run_commit_and_compare_two_commits(repo):
     assert lr_of(repo) != NEW_LR, "the README example must change finetune's lr"
     # edits params.yaml and reruns only the stages that read unlearn.finetune
-    out = dvc(repo, "exp", "run", "-S", f"unlearn.finetune.lr={NEW_LR}").stdout
+    out = dvc(repo, "exp", "run", "-S", f"++unlearn.finetune.lr={NEW_LR}").stdout
     assert ran_stages(out) == FINETUNE_ONLY, out[-3000:]
     assert lr_of(repo) == NEW_LR
     run(repo, "git", "add", "params.yaml", "dvc.lock", "metrics")
@@ -90,7 +93,7 @@ def experiments_of(repo, baseline_rev):
 def test_queued_sweep_runs_each_value_and_exp_show_lists_the_scores(repo, monkeypatch):
     head = run(repo, "git", "rev-parse", "HEAD").stdout.strip()
     values = ",".join(str(v) for v in SWEEP)
-    queued = dvc(repo, "exp", "run", "--queue", "-S", f"unlearn.finetune.lr={values}")
+    queued = dvc(repo, "exp", "run", "--queue", "-S", f"++unlearn.finetune.lr={values}")
     assert queued.stdout.count("Queued experiment") == len(SWEEP), queued.stdout
     try:
         dvc(repo, "queue", "start", "-j", "2")

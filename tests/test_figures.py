@@ -11,11 +11,14 @@ def test_bucket_shares_count_every_example_once():
 
 def _pngs(seed):
     rng = np.random.default_rng(seed)
-    rows = [("retrain", 0.3, [0.2, 0.4]), ("finetune", 0.2, None), ("original", 0.01, [0, 0.02])]
+    rows = [{"method": m, "value": v, "ci": ci}
+            for m, v, ci in [("retrain", 0.3, [0.2, 0.4]), ("finetune", 0.2, None),
+                             ("original", 0.01, [0, 0.02])]]
     scores = figures.png_bytes(figures.scores_figure([("score", rows)], 0.95))
     eps = {"official": {m: rng.uniform(0, 3, 20) for m in ("retrain", "finetune")}}
     hist = figures.png_bytes(figures.eps_histogram_figure(
-        eps, [("official", np.arange(5) * 0.5, "official ε")], ["retrain", "finetune"]))
+        eps, [("official", np.arange(5) * 0.5, "official ε")], ["retrain", "finetune"],
+        reference="retrain"))
     return scores, hist
 
 

@@ -48,15 +48,15 @@ def test_identity_whole_persons():
     ({"mode": "random", "count": 41}, "prepare.forget.count: forget size 41 exceeds the 40 train images"),
     ({"mode": "first", "count": 40}, "leaves the retain set empty"),
     ({"mode": "random", "fraction": 0.001}, "prepare.forget.fraction: the forget set would be empty"),
-    ({"mode": "random", "count": 0}, "prepare.forget.count: expected an integer >= 1"),
+    ({"mode": "random", "count": 0}, "prepare.forget.count: must be ≥ 1, got 0"),
     ({"mode": "random", "count": 3, "fraction": 0.1}, "set exactly one of count and fraction"),
     ({"mode": "random"}, "set exactly one of count and fraction"),
     ({"mode": "first", "fraction": 0.1}, "prepare.forget.fraction: only for random mode"),
     ({"mode": "identity"}, "prepare.forget.count: required for identity mode"),
     ({"mode": "identity", "count": 10}, "leaves the retain set empty"),
     ({"mode": "identity", "count": 11}, "exceeds the 10 train persons"),
-    ({"mode": "classwise", "count": 3}, "prepare.forget.mode: 'classwise' unknown"),
-    ({"mode": "random", "fraction": 1.0}, "prepare.forget.fraction: expected a number in \\(0, 1\\)"),
+    ({"mode": "classwise", "count": 3}, "prepare.forget.mode: must be one of 'random', 'first', 'identity', got 'classwise'"),
+    ({"mode": "random", "fraction": 1.0}, "prepare.forget.fraction: must be in \\(0, 1\\), got 1.0"),
 ])
 def test_errors(kwargs, text):
     with pytest.raises(UserError, match=text):

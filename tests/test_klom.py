@@ -76,8 +76,8 @@ def test_tow_by_hand():
     assert got[0] == pytest.approx((1 - 0.2) * (1 - 0.1) * (1 - 0.1))
 
 
-@pytest.mark.parametrize("bins, clip, message", [(1, 100.0, "bins: must be an integer >= 2"),
-                                                 (2.5, 100.0, "bins: must be an integer >= 2"),
+@pytest.mark.parametrize("bins, clip, message", [(1, 100.0, "bins: must be ≥ 2, got 1"),
+                                                 (2.5, 100.0, "bins: expected int, got float 2.5"),
                                                  (20, 0.0, "clip: must be > 0")])
 def test_bad_settings_are_named(bins, clip, message):
     with pytest.raises(ValueError, match=message):
@@ -98,7 +98,8 @@ def test_kendall_tau_by_hand_and_with_ties():
 
 def test_calibration_separation_by_hand():
     from unlearn.scoring.agreement import calibration_separation
-    rows = [{"method": "retrain"}, {"method": "original"}, {"method": "finetune"}]
+    rows = [{"method": "retrain", "calibration": "reference"},
+            {"method": "original", "calibration": "untouched"}, {"method": "finetune"}]
     reps = {"score": np.array([[0.5, 0.6, 0.7, 0.2], [0.1, 0.1, 0.1, 0.1], [0.3] * 4]),
             "klom_forget": np.array([[1.0, 1.0, 1.0, 1.0], [3.0, 3.0, 3.0, 3.0], [2.0] * 4])}
     got = {label: (p, ok) for label, p, ok in calibration_separation(rows, reps, 0.95)}

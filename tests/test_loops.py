@@ -1,28 +1,29 @@
-"""Shared pieces of the methods beyond the study: even batches, class weights, exact
-top-k masks, the value checks, and the hooked training pass."""
+"""Shared pieces of the methods: the one batcher, class weights, exact top-k masks, the value
+checks, and the hooked training pass."""
 import pytest
 import torch
 
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.unlearning import checks
-from unlearn.training.loops import class_weights, even_batches, even_paired_batches, loss_epoch
+from unlearn.core import checks
+from unlearn.training.loops import class_weights, loss_epoch
+from unlearn.training.model import module_names
+from unlearn.training.train import batch_indices, paired_batches
 from unlearn.unlearning.masks import split_flat, top_k_mask
 
 
-@pytest.mark.parametrize("n, bs, sizes", [(583, 64, [59, 59, 59, 58, 58, 58, 58, 58, 58, 58]),
-                                          (135, 64, [45, 45, 45]), (50, 64, [50]),
-                                          (128, 64, [64, 64]), (1, 64, [1])])
-def test_even_batches_cover_once_with_near_equal_sizes(n, bs, sizes):
-    batches = even_batches(n, bs, torch.Generator().manual_seed(0))
-    assert [len(b) for b in batches] == sizes            # ceil(n / bs) batches, none > bs
+@pytest.mark.parametrize("n, bs, sizes", [(599, 64, [64] * 9 + [23]), (129, 64, [64, 65]),
+                                          (50, 64, [50]), (128, 64, [64, 64]), (1, 64, [1])])
+def test_batches_cover_once_and_a_single_trailing_example_joins_the_last_batch(n, bs, sizes):
+    batches = batch_indices(n, bs, torch.Generator().manual_seed(0))
+    assert [len(b) for b in batches] == sizes
     assert sorted(torch.cat(batches).tolist()) == list(range(n))
 
 
-def test_even_paired_batches_restart_the_forget_pass():
-    # 200 retain / 64 forget images, batch 50: 4 retain batches, forget in 2 of 32
-    pairs = list(even_paired_batches(200, 64, 50, torch.Generator().manual_seed(0)))
-    assert [(len(r), len(f)) for r, f in pairs] == [(50, 32)] * 4
+def test_paired_batches_restart_the_forget_pass():
+    # 200 retain / 64 forget images, batch 50: 4 retain batches, forget in 50 + 14
+    pairs = list(paired_batches(200, 64, 50, torch.Generator().manual_seed(0)))
+    assert [(len(r), len(f)) for r, f in pairs] == [(50, 50), (50, 14)] * 2
     forget = [f for _, f in pairs]
     for first, second in (forget[:2], forget[2:]):     # each pass covers the forget set once
         assert sorted(torch.cat([first, second]).tolist()) == list(range(64))
@@ -60,9 +61,9 @@ def test_top_k_mask_is_exact_and_breaks_ties_by_position():
     (checks.at_least(1), 0, "must be ≥ 1, got 0"),
     (checks.one_of("a", "b"), "c", "must be one of 'a', 'b', got 'c'"),
     (checks.fraction, "half", "expected a number, got str 'half'"),
-    (checks.module_names(torch.nn.Conv2d), ["conv1", "fc"], "'fc' is not a Conv2d of resnet18"),
-    (checks.module_names(torch.nn.Linear), ["fc", "fc"], "a layer is named twice"),
-    (checks.module_names(torch.nn.Linear), [], "must name at least 1 layer"),
+    (module_names(torch.nn.Conv2d), ["conv1", "fc"], "'fc' is not a Conv2d of resnet18"),
+    (module_names(torch.nn.Linear), ["fc", "fc"], "a layer is named twice"),
+    (module_names(torch.nn.Linear), [], "must name at least 1 layer"),
 ])
 def test_checks_name_what_is_wrong(check, value, phrase):
     assert phrase in check(value)
@@ -71,7 +72,7 @@ def test_checks_name_what_is_wrong(check, value, phrase):
 @pytest.mark.parametrize("check, value", [
     (checks.fraction, 1.0), (checks.fraction, 1e-9), (checks.non_negative, 0.0),
     (checks.positive, 1e-12), (checks.at_least(0), 0), (checks.one_of("a"), "a"),
-    (checks.module_names(torch.nn.Conv2d, torch.nn.Linear), ["conv1", "fc", "layer4.1.conv2"]),
+    (module_names(torch.nn.Conv2d, torch.nn.Linear), ["conv1", "fc", "layer4.1.conv2"]),
 ])
 def test_checks_accept_good_values(check, value):
     assert check(value) is None

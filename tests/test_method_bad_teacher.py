@@ -11,7 +11,7 @@ from unlearn.unlearning.distill import kl_per_example
 from unlearn.core.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 from unlearn.training.train import logits_of
 
 CPU = torch.device("cpu")

@@ -8,7 +8,7 @@ from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture
 from unlearn.core.errors import UserError
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 
 CPU = torch.device("cpu")
 
@@ -55,10 +55,11 @@ def make_ctx(n_forget=6, n_retain=30, seed=0):
 def test_steps_alternate_destructive_and_reconstructive(monkeypatch):
     ctx = make_ctx(n_forget=6, n_retain=30)
     calls = []
-    monkeypatch.setattr(bts, "destructive_step",
-                        lambda model, opt, x, logits, *a: calls.append(("D", len(x))))
-    monkeypatch.setattr(bts, "reconstructive_step",
-                        lambda model, opt, x, logits, w, *a: calls.append(("R", len(x))))
+    real_d, real_r = bts.destructive_loss, bts.reconstructive_loss
+    monkeypatch.setattr(bts, "destructive_loss", lambda model, x, *a: (
+        calls.append(("D", len(x))) or real_d(model, x, *a)))
+    monkeypatch.setattr(bts, "reconstructive_loss", lambda model, x, *a: (
+        calls.append(("R", len(x))) or real_r(model, x, *a)))
     monkeypatch.setattr(bts, "train_bad_teacher", lambda model, *a: model)
     torch.manual_seed(0)
     cfg = method_config("bad_teacher_sim", {"epochs": 2, "batch_size": 6})

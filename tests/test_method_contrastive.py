@@ -9,7 +9,7 @@ import unlearn.methods.contrastive as con
 from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture)
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 from unlearn.training.train import logits_of
 
 CPU = torch.device("cpu")

@@ -14,8 +14,9 @@ from unlearn.core.errors import UserError
 from unlearn.unlearning.importance import importances
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
-from unlearn.training.train import batch, make_optimizer, paired_batches
+from unlearn.runner import run_unlearning
+from unlearn.training.optim import optimizer_for
+from unlearn.training.train import batch, paired_batches
 
 
 def make_ctx(seed, n_retain, n_forget):
@@ -53,11 +54,11 @@ def test_one_group_per_tensor_and_one_step_is_the_formula(monkeypatch):
     original = tiny_model(seed=4)
     groups_seen = []
 
-    def spy(params, *args, **kwargs):
+    def spy(params, cfg):
         groups_seen.extend(params)
-        return make_optimizer(params, *args, **kwargs)
+        return optimizer_for(params, cfg)
 
-    monkeypatch.setattr(gisa_mod, "make_optimizer", spy)
+    monkeypatch.setattr(gisa_mod, "optimizer_for", spy)
     cfg = method_config("gisa", {"optimizer": "sgd", "lr": base, "weight_decay": 0.0,
                                  "batch_size": bs})
     model = gisa_mod.gisa(copy.deepcopy(original), ctx, cfg)

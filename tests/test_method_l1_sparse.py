@@ -1,5 +1,6 @@
 """l1_sparse (Jia et al. 2023): CE + γ_e·‖θ‖₁ on D_r with γ_e = α(1 − e/E) per epoch."""
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 import unlearn.methods.l1_sparse as l1
 from method_helpers import assert_same_parameters, make_ctx, one_thread, plain_sgd_step  # noqa: F401
 from test_importance import tiny_model
-from unlearn.training.loops import even_batches
+from unlearn.training.train import batch_indices
 from unlearn.methods import method_config
 from unlearn.training.train import batch
 
@@ -30,13 +31,13 @@ def test_two_epochs_match_sgd_on_ce_plus_scheduled_l1():
     ref = copy.deepcopy(original).train()
     g = torch.Generator().manual_seed(seed)
     for gamma in (alpha, alpha / 2):
-        (index,) = even_batches(n, n, g)
+        (index,) = batch_indices(n, n, g)
         x, y = batch(ctx.retain, index, ctx.device)
         loss = F.cross_entropy(ref(x), y) + gamma * sum(p.abs().sum() for p in ref.parameters())
         plain_sgd_step(ref, loss, lr)
     assert_same_parameters(model, ref)
     # the L1 term matters: without it the result differs
     plain = l1.l1_sparse(copy.deepcopy(original), make_ctx(seed, n_retain=n),
-                         {**cfg, "alpha": 0.0})
+                         dataclasses.replace(cfg, alpha=0.0))
     assert max((p - q).abs().max().item()
                for p, q in zip(model.parameters(), plain.parameters())) > 1e-3

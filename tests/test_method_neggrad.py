@@ -10,7 +10,7 @@ import unlearn.methods.neggrad as ng
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 from unlearn.training.train import batch, paired_batches
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import unlearn.methods.reinit_finetune as rf
 from method_helpers import make_ctx, one_thread  # noqa: F401
 from test_importance import tiny_model
-from unlearn.training.loops import even_batches
+from unlearn.training.train import batch_indices
 from unlearn.methods import method_config
 from unlearn.training.model import build_model
 from unlearn.training.train import batch
@@ -60,7 +60,7 @@ def test_first_step_scales_the_kept_conv_gradients():
     masks = rf.smallest_gradient_masks(rf.forget_retain_gradients(ref, ctx, 4), 0.3)
     rf.reinit_masked(ref, masks, ctx.generator)
     ref.train()
-    (index,) = even_batches(n, n, ctx.generator)
+    (index,) = batch_indices(n, n, ctx.generator)
     x, y = batch(ctx.retain, index, ctx.device)
     params = dict(ref.named_parameters())
     grads = dict(zip(params, torch.autograd.grad(F.cross_entropy(ref(x), y),

@@ -10,7 +10,7 @@ from method_helpers import one_thread, rand_split  # noqa: F401 (autouse fixture
 from unlearn.unlearning.distill import distill_kl
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 from unlearn.training.train import logits_of
 
 CPU = torch.device("cpu")
@@ -95,11 +95,11 @@ def test_msteps_and_lr_per_epoch(monkeypatch):
 
 def test_defaults_are_the_large_scale_setting():
     cfg = method_config("scrub", {})
-    assert (cfg["optimizer"], cfg["lr"], cfg["momentum"]) == ("sgd", 5e-4, 0.9)
-    assert cfg["weight_decay"] == 5e-4
-    assert (cfg["epochs"], cfg["msteps"], cfg["temperature"]) == (3, 2, 4.0)
-    assert (cfg["gamma"], cfg["alpha"]) == (0.99, 0.001)
-    assert (cfg["milestones"], cfg["batch_size"], cfg["forget_batch_size"]) == ([3, 5, 9], 128, 32)
+    assert (cfg.optimizer, cfg.lr, cfg.momentum) == ("sgd", 5e-4, 0.9)
+    assert cfg.weight_decay == 5e-4
+    assert (cfg.epochs, cfg.msteps, cfg.temperature) == (3, 2, 4.0)
+    assert (cfg.gamma, cfg.alpha) == (0.99, 0.001)
+    assert (cfg.milestones, cfg.batch_size, cfg.forget_batch_size) == ([3, 5, 9], 128, 32)
 
 
 def test_runner_smoke():

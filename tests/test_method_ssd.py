@@ -12,7 +12,7 @@ from unlearn.core.errors import UserError
 from unlearn.unlearning.importance import importances
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 
 
 def make_ctx(seed=0, n_retain=30, n_forget=6, data_seed=None):

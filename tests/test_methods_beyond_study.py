@@ -6,7 +6,7 @@ import torch
 from method_helpers import one_thread, rand_split  # noqa: F401
 from unlearn.methods import method_config
 from unlearn.training.model import build_model
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 
 CPU = torch.device("cpu")
 SMALL = {   # one short epoch each on a 16-image retain set; the rest default

@@ -54,9 +54,9 @@ def test_roles_can_be_swapped(tiny_mufac):
 
 
 @pytest.mark.parametrize("selection, test, text", [
-    ("train", "test", "data.selection_split: 'train' is not a held-out CSV"),
-    ("val", "val", "data.selection_split and data.test_split are both 'val'"),
-    ("val", "unseen", "data.test_split: 'unseen' is not a held-out CSV"),
+    ("train", "test", "data.selection_split: must be one of 'val', 'test', got 'train'"),
+    ("val", "val", "data.test_split: 'val' is selection_split too; they must name different"),
+    ("val", "unseen", "data.test_split: must be one of 'val', 'test', got 'unseen'"),
 ])
 def test_bad_roles(tiny_mufac, selection, test, text):
     with pytest.raises(UserError, match=text):

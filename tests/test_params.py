@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from unlearn.core.errors import UserError
-from unlearn.core.params import RECIPE_SCHEMA, method_names
-from unlearn.methods import REGISTRY, available_methods
+from unlearn.core.sections import TrainConfig
+from unlearn.methods import REGISTRY, available_methods, method_names
 from unlearn.validation import validate_all_params as validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,45 +37,56 @@ def test_shipped_params_are_valid():
     ("train.epocks", 3, "train.epocks: unknown key"),
     ("train.epochs", "ten", "train.epochs: expected int, got str 'ten'"),
     ("train.lr", True, "train.lr: expected float, got bool"),
-    ("train.preset", "fast", "train.preset: expected one of 'study', 'choi_na'"),
-    ("retrain.seeds", [], "retrain.seeds: expected a list of distinct int (at least 1), got 0"),
-    ("unlearn.seeds", [0, "1"], "unlearn.seeds: expected a list of distinct int (at least 1), "
-                                "got str '1' in [0, '1']"),
-    ("unlearn.seeds", [0, 1, 0], "unlearn.seeds: 0 is listed twice in [0, 1, 0]"),
-    ("original.seeds", [], "original.seeds: expected a list of distinct int (at least 1), got 0"),
+    ("train.preset", "fast", "train.preset: must be one of 'study', 'choi_na', got 'fast'"),
+    ("train.weight_decay", -0.1, "train.weight_decay: must be ≥ 0 and finite, got -0.1"),
+    ("retrain.seeds", [], "retrain.seeds: must list at least one seed, got []"),
+    ("runs.seeds", [0, "1"], "runs.seeds: expected a list of int, got str '1' in [0, '1']"),
+    ("runs.seeds", [0, 1, 0], "runs.seeds: 0 is listed twice in [0, 1, 0]"),
+    ("original.seeds", [], "original.seeds: must list at least one seed, got []"),
     ("original.seeds", [0, 2, 2], "original.seeds: 2 is listed twice in [0, 2, 2]"),
-    ("original.seeds", [0, 1.5], "original.seeds: expected a list of distinct int (at least 1), "
-                                 "got float 1.5"),
-    ("original.seeds", 3, "original.seeds: expected a list of distinct int (at least 1), got int 3"),
-    ("original.seeds", [True], "original.seeds: expected a list of distinct int (at least 1), "
-                               "got bool True"),
+    ("original.seeds", [0, 1.5], "original.seeds: expected a list of int, got float 1.5"),
+    ("original.seeds", 3, "original.seeds: expected a list, got int 3"),
+    ("original.seeds", [True], "original.seeds: expected a list of int, got bool True"),
     ("train.seed", 0, "train.seed: moved to original.seeds"),
-    ("unlearn.methods", ["finetune", "magic"], "unlearn.methods: unknown method 'magic'"),
+    ("unlearn.magic", {}, "unlearn.magic: unknown method; registered: bad_teacher, "),
+    ("unlearn.finetune", [1], "unlearn.finetune: expected a mapping of params (or {}), got list"),
+    ("unlearn", {}, "unlearn: no method listed; e.g. `finetune: {}`"),
+    ("unlearn.seeds", [0], "unlearn.seeds: moved to runs.seeds"),
+    ("unlearn.methods", ["finetune"], "unlearn.methods: moved to the keys of `unlearn`"),
+    ("unlearn.retrain.seed_offset", 0, "unlearn.retrain.seed_offset: seeds [1, 2, 3, 4] are also "
+                                       "reference seeds in retrain.seeds"),
     ("unlearn.finetune.lr", "fast", "unlearn.finetune.lr: expected float, got str 'fast'"),
     ("unlearn.finetune.lrr", 0.1, "unlearn.finetune.lrr: unknown key"),
-    ("score.scorer", "mine", "score.scorer: expected one of 'local', 'official', 'both'"),
+    ("score.scorer", "mine", "score.scorer: must be one of 'local', 'official', 'both'"),
     ("data.image_size", 3.5, "data.image_size: expected int, got float"),
-    ("score.bootstrap.resamples", 0, "score.bootstrap.resamples: must be >= 1, got 0"),
+    ("score.bootstrap.resamples", 0, "score.bootstrap.resamples: must be ≥ 1, got 0"),
     ("score.bootstrap.resamples", 1.5, "score.bootstrap.resamples: expected int, got float"),
     ("score.bootstrap.level", 1.0, "score.bootstrap.level: must lie strictly between 0 and 1"),
     ("score.bootstrap.level", -0.5, "score.bootstrap.level: must lie strictly between 0 and 1"),
-    ("score.bootstrap.min_runs", 1, "score.bootstrap.min_runs: must be >= 2, got 1"),
+    ("score.bootstrap.min_runs", 1, "score.bootstrap.min_runs: must be ≥ 2, got 1"),
     ("score.bootstrap.scheme", "jackknife",
-     "score.bootstrap.scheme: expected one of 'bayesian', 'multinomial'"),
-    ("score.klom.bins", 1, "score.klom.bins: must be an integer >= 2, got 1"),
-    ("score.klom.clip", 0.0, "score.klom.clip: must be > 0, got 0.0"),
+     "score.bootstrap.scheme: must be one of 'bayesian', 'multinomial'"),
+    ("score.klom.bins", 1, "score.klom.bins: must be ≥ 2, got 1"),
+    ("score.klom.clip", 0.0, "score.klom.clip: must be > 0 and finite, got 0.0"),
     ("score.klom.percentile", 101.0, "score.klom.percentile: must lie in [0, 100]"),
     ("bogus", 1, "bogus: unknown key"),
-    ("executor.kind", "slurm", "executor.kind: 'slurm' unknown; choose from local"),
+    ("executor.kind", "slurm", "executor.kind: must be one of 'local', 'ray', got 'slurm'"),
     ("executor.workers", 0, "executor.workers: must be an integer ≥ 1 or 'auto', got 0"),
     ("executor.workers", 4096, "executor.workers: 4096 workers × 1 thread(s) (compute.threads) "
                                "need 4096 cores; this machine has"),
-    ("compute.threads", 0, "compute.threads: must be an integer ≥ 1, got 0"),
-    ("compute.precision", "fp8", "compute.precision: 'fp8' unknown"),
+    ("compute.threads", 0, "compute.threads: must be ≥ 1, got 0"),
+    ("compute.precision", "fp8", "compute.precision: must be one of 'fp32', 'bf16', 'auto', "
+                                 "got 'fp8'"),
     ("compute.deterministic", "yes", "compute.deterministic: expected bool, got str 'yes'"),
     ("compute.cudnn_benchmark", True, "compute.cudnn_benchmark: true lets cuDNN choose"),
     ("executor.workers_per_gpu", 0, "executor.workers_per_gpu: must be an integer ≥ 1 or 'auto'"),
-    ("executor.num_gpus", "many", "executor.num_gpus: must be a number ≥ 0 or 'auto'"),
+    ("executor.num_gpus", "many", "executor.num_gpus: expected float or 'auto', got str 'many'"),
+    ("executor.num_gpus", -1, "executor.num_gpus: must be a number ≥ 0 or 'auto', got -1"),
+    ("generate.families.val", 0, "generate.families.val: must be ≥ 1, got 0"),
+    ("prepare.forget.count", None, "prepare.forget.count: set exactly one of count and fraction "
+                                   "for random mode (got count=None, fraction=None)"),
+    ("data.test_split", "val", "data.test_split: 'val' is selection_split too; they must name "
+                               "different CSVs"),
 ])
 def test_bad_param_is_named(dotted, value, message):
     with pytest.raises(UserError) as err:
@@ -90,14 +101,14 @@ def test_missing_key_is_named():
 
 
 def test_stage_exits_non_zero_with_one_line_and_writes_nothing(tmp_path):
-    bad = with_change("unlearn.methods", ["finetune", "magic"])
+    bad = with_change("unlearn.magic", {})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
-    proc = subprocess.run([sys.executable, "-m", "stages.report"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "stages.check_params"], cwd=tmp_path,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "error: unlearn.methods: unknown method 'magic'; registered: "
+        "error: unlearn.magic: unknown method; registered: "
         + ", ".join(sorted(__import__("unlearn.methods", fromlist=["x"]).available_methods()))]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
@@ -130,17 +141,17 @@ def test_unknown_method_on_the_command_line(tmp_path):
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True)
     assert proc.returncode == 1
-    assert "unlearn.methods: 'nope' is not listed" in proc.stderr
+    assert "unlearn.nope: not listed under `unlearn` in params.yaml" in proc.stderr
     assert not (tmp_path / "models").exists()
 
 
-def test_the_recipe_schema_knows_every_recipe_key():
+def test_the_train_section_knows_every_recipe_key():
     from unlearn.training.recipes import RECIPE_KEYS
-    assert set(RECIPE_SCHEMA) == set(RECIPE_KEYS)
+    assert set(TrainConfig.keys()) - {"preset", "arch"} == set(RECIPE_KEYS)
 
 
 def test_method_names_are_the_registered_names_and_their_modules():
-    """core.params lists the methods by module file, without importing them."""
+    """The registry lists the methods by module file, without importing them."""
     assert method_names() == available_methods()
     for name in method_names():
         assert REGISTRY[name].fn.__module__ == f"unlearn.methods.{name}"
@@ -151,7 +162,7 @@ def test_a_method_registered_outside_its_own_module_is_refused():
     fake = type(sys)("unlearn.methods.finetune_copy")
     exec("def run(model, ctx, cfg):\n    return model", fake.__dict__)
     with pytest.raises(ValueError, match="lives in the module of its own name"):
-        register("another_name", lr=0.1)(fake.run)
+        register("another_name")(fake.run)
     assert "another_name" not in REGISTRY
 
 
@@ -169,7 +180,7 @@ def test_a_stage_validates_params_without_importing_any_method():
 
 def test_check_params_names_a_bad_method_value_in_one_line(tmp_path):
     bad = copy.deepcopy(PARAMS)
-    bad["unlearn"]["salun"]["mask_fraction"] = 2.0
+    bad["unlearn"]["salun"] = {"mask_fraction": 2.0}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
     proc = subprocess.run([sys.executable, "-m", "tools.check_params"], cwd=tmp_path,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},

@@ -9,14 +9,14 @@ import torch
 import yaml
 
 from unlearn.core import compute
-from unlearn.core.params import method_names
+from unlearn.methods import method_names
 from unlearn.data.splits import Split
 from unlearn.methods import method_config
 from unlearn.training.model import build_model
 from unlearn.training.recipes import resolve_recipe
 from unlearn.training.train import fit, logits_of, make_optimizer, train_epoch
 from unlearn.unlearning.importance import importances
-from unlearn.unlearning.runner import run_unlearning
+from unlearn.runner import run_unlearning
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")

@@ -46,7 +46,7 @@ def run_inprocess(tmp_path, monkeypatch, capsys):
 
     def run():
         try:
-            prepare.main()
+            prepare.main([])
             code = 0
         except SystemExit as e:
             code = e.code

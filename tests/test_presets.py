@@ -93,10 +93,11 @@ def test_mufac_preset_is_the_studys_setting_and_validates(params_copy, apply):
     assert recipe == {**PRESETS["study"], "epochs": 50}
     assert recipe["select_best"] is True and recipe["optimizer"] == "adam"
     assert recipe["lr"] == 5e-4 and recipe["weight_decay"] == 5e-3
-    seeds = after["unlearn"]["seeds"]
+    seeds = after["runs"]["seeds"]
     assert len(seeds) == len(set(seeds)) == 10
     assert len(after["retrain"]["seeds"]) == 1 and after["score"]["scorer"] == "local"
-    offset = after["unlearn"]["retrain"]["seed_offset"]   # calibration seeds stay disjoint
+    from unlearn.methods import method_config
+    offset = method_config("retrain", after["unlearn"]["retrain"]).seed_offset  # stays disjoint
     assert not {offset + s for s in seeds} & set(after["retrain"]["seeds"])
 
     # every key the preset does not name is exactly as before
@@ -129,7 +130,7 @@ def test_method_presets_apply_and_validate(params_copy, apply, preset, method, w
     assert proc.returncode == 0, proc.stderr
     after = validate_params(yaml.safe_load(params_copy.read_text()))
     cfg = method_config(method, after["unlearn"][method])
-    assert {k: cfg[k] for k in want} == want
+    assert {k: getattr(cfg, k) for k in want} == want
 
 
 def test_set_applies_after_the_preset_and_check_writes_nothing(params_copy, tmp_path, apply):
@@ -140,11 +141,11 @@ def test_set_applies_after_the_preset_and_check_writes_nothing(params_copy, tmp_
     assert "data.root: " in proc.stdout and str(root) in proc.stdout
     assert params_copy.read_bytes() == original          # --check: untouched
     proc = apply(PRESET, "--params", params_copy, "--set", f"data.root={root}",
-                 "--set", "unlearn.seeds=[0, 1, 2, 3, 4]")
+                 "--set", "runs.seeds=[0, 1, 2, 3, 4]")
     assert proc.returncode == 0, proc.stderr
     after = yaml.safe_load(params_copy.read_text())
     assert after["data"]["root"] == str(root)
-    assert after["unlearn"]["seeds"] == [0, 1, 2, 3, 4]
+    assert after["runs"]["seeds"] == [0, 1, 2, 3, 4]
     assert after["data"]["image_size"] == 128           # the preset still applied
 
 
@@ -153,7 +154,7 @@ def test_set_applies_after_the_preset_and_check_writes_nothing(params_copy, tmp_
     ({"data": {"image_size": "128"}}, [], "data.image_size: expected int"),
     ({"unlearn": {"finetune": {"lr": "fast"}}}, [], "unlearn.finetune.lr"),
     ({"prepare": {"forget": {"mode": "everything"}}}, [], "prepare.forget.mode"),
-    ({"data": {"image_size": 128}}, ["unlearn.seeds=[]"], "unlearn.seeds"),
+    ({"data": {"image_size": 128}}, ["runs.seeds=[]"], "runs.seeds"),
     ({"data": {"image_size": 128}}, ["image_size"], "expected KEY=VALUE"),
     (["not", "a", "mapping"], [], "expected a mapping"),
 ])
@@ -198,7 +199,7 @@ def test_readme_mufac_steps_on_a_stand_in_dataset(tmp_path, tiny_mufac):
     assert not [s for s in stages if s.startswith("train_retrained@") and s != "train_retrained@1"]
     diff = json.loads(dvc(repo, "params", "diff", "--json").stdout)["params.yaml"]
     assert diff["data.image_size"]["new"] == 128
-    seeds = diff["unlearn.seeds"]["new"]   # dvc shows a list as its text
+    seeds = diff["runs.seeds"]["new"]   # dvc shows a list as its text
     assert (yaml.safe_load(seeds) if isinstance(seeds, str) else seeds) == list(range(10))
 
     out = dvc(repo, "repro", "prepare").stdout

@@ -88,7 +88,7 @@ def test_report_and_images_are_byte_identical_on_rerun(ws):
     before = {p: (ws / p).read_bytes() for p in outs}
     assert before["metrics/plots/eps_hist.png"].startswith(b"\x89PNG")
     with score_workspace.inside(ws):
-        report.main()
+        report.main([])
     assert {p: (ws / p).read_bytes() for p in outs} == before
 
 
@@ -111,9 +111,9 @@ def test_replicates_from_different_settings_are_refused(tmp_path):
     boot = json.loads(path.read_text())
     path.write_text(json.dumps({**boot, "seed": 1}))
     with score_workspace.inside(root), pytest.raises(SystemExit):
-        report.main()
+        report.main([])
     with score_workspace.inside(root), pytest.raises(UserError, match="seed differs"):
-        report.main.__wrapped__()
+        report.main.__wrapped__([])
 
 
 def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
@@ -126,7 +126,7 @@ def test_bad_bootstrap_params_stop_the_stage_with_one_line(tmp_path, capsys):
         score.main([])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
-        "error: score.bootstrap.resamples: must be >= 1, got 0"]
+        "error: score.bootstrap.resamples: must be ≥ 1, got 0"]
     assert not (root / "metrics/scores/original.json").exists()
 
 
@@ -164,4 +164,4 @@ def test_the_report_needs_the_audit(tmp_path):
     with score_workspace.inside(root):
         score.main([])
         with pytest.raises(UserError, match=r"^data/prepared/duplicates.csv: missing; run the prepare stage$"):
-            report.main.__wrapped__()
+            report.main.__wrapped__([])

@@ -14,7 +14,8 @@ from PIL import Image
 
 from unlearn.core.errors import UserError
 from unlearn.data.mufac import CLASS_LETTERS, DATASET_DIRNAME, SPLITS
-from unlearn.data.synthetic import check_config, family_starts, generate, plan
+from unlearn.core.sections import GenerateConfig
+from unlearn.data.synthetic import family_starts, generate, plan
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = re.compile(r"^(F\d{4})_AGE_(GF|GM|F|M|S\d*|D\d*)_(\d+)_([a-h])(\d+)\.(jpg|JPG)$")
@@ -92,7 +93,7 @@ def test_calibrated_size_persons_at_several_ages_and_all_classes(tiny_mufac_cfg)
 ])
 def test_bad_config(tiny_mufac_cfg, key, value, text):
     with pytest.raises(UserError, match=re.escape(text)):
-        check_config({**tiny_mufac_cfg, key: value})
+        GenerateConfig.parse({**tiny_mufac_cfg, key: value}, "generate")
 
 
 def run_generate(cwd, cfg):

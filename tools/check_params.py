@@ -26,7 +26,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     params = validate_all_params(read_params_yaml(args.params, hint=" (run from the repo root)"),
                                  source=args.params, device=args.device, folders=True)
-    print(f"{args.params}: valid ({len(params['unlearn']['methods'])} methods checked)")
+    print(f"{args.params}: valid ({len(params['unlearn'])} methods checked)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The whole params file checked at once, every problem reported, before anything runs.
 
-A stage checks only the params it reads; this module checks them all: the schema
-(unlearn/core/params.py), every section's value rules, every listed method's section against
-its registered defaults, the folders the data params name, and whether this machine can run
-the configured device and precision. The pipeline's first stage (`check_params`, which
+A stage checks only the params it reads; this module checks them all: every section parsed by
+its class (unlearn/core/params.py, unlearn/core/sections.py), every listed method's overrides
+against its config class (unlearn/methods), the folders the data params name, and whether this
+machine can run the configured executor, device and precision. The pipeline's first stage (`check_params`, which
 every other stage depends on) runs it whenever params.yaml changes, so a bad value stops
 `dvc repro` / `dvc exp run` before DVC removes any stage's outputs; `tools.apply_preset`
 runs it before it writes.
@@ -11,14 +11,12 @@ runs it before it writes.
 from pathlib import Path
 
 from unlearn.core.errors import UserError
-from unlearn.core.params import (clean_sections, collect, method_names, params_problems,
-                                 raise_problems)
-from unlearn.data.duplicates import check_duplicates_config
-from unlearn.data.forget import check_forget_config
-from unlearn.data.mufac import DATASET_DIRNAME, SPLITS, check_roles, csv_name, images_dirname
-from unlearn.data.synthetic import check_config, check_generate_out
-from unlearn.methods import method_config
-from unlearn.unlearning.checks import check_calibration_seeds
+from unlearn.core.executor import check_executor
+from unlearn.core.params import clean_sections, collect, params_problems, raise_problems
+from unlearn.core.sections import ComputeConfig
+from unlearn.data.mufac import DATASET_DIRNAME, SPLITS, csv_name, images_dirname
+from unlearn.data.synthetic import check_generate_out
+from unlearn.methods import get_method, method_names
 
 
 def generated(params):
@@ -61,34 +59,34 @@ def all_problems(params, source="params.yaml", device=False, folders=False):
     errors = params_problems(params, source)
     if not isinstance(params, dict):
         return errors
-    ok = clean_sections(params, errors)   # the value rules below assume the schema's types
-    if "generate" in params and "generate" in ok:
-        collect(errors, check_config, params["generate"])
-        if folders:
-            collect(errors, check_generate_out, params["generate"]["out"], base)
-    if "data" in params and "data" in ok:
-        collect(errors, check_roles, params["data"]["selection_split"],
-                params["data"]["test_split"])
-        if folders and "generate" in ok and not generated(params):
-            collect(errors, check_data_root, params["data"]["root"], base)
-    if "prepare" in params and "prepare" in ok:
-        collect(errors, check_forget_config, params["prepare"]["forget"])
-        collect(errors, check_duplicates_config, params["prepare"])
-    if "train" in params and "train" in ok:
-        from unlearn.training.recipes import resolve_recipe
-        collect(errors, resolve_recipe, params["train"])
-    unlearn = params.get("unlearn")
-    listed = unlearn.get("methods") if isinstance(unlearn, dict) else None
-    if isinstance(listed, list):   # each registered method's own section, even when
-        known = method_names()     # another unlearn key is wrong
-        for name in (m for m in listed if isinstance(m, str) and m in known):
-            cfg = collect(errors, method_config, name, unlearn.get(name))
-            if (name == "retrain" and cfg is not None and "unlearn" in ok and "retrain" in params
-                    and "retrain" in ok):
-                collect(errors, check_calibration_seeds, cfg, unlearn["seeds"],
-                        params["retrain"]["seeds"])
+    ok = clean_sections(params, errors)   # the checks below assume parsed sections
+    if "executor" in params and {"executor", "compute"} <= ok:
+        # this machine's cores hold the workers, each of compute.threads threads
+        threads = ComputeConfig.parse(params.get("compute"), "compute").threads
+        collect(errors, check_executor, params["executor"], threads=threads)
+    if folders and "generate" in params and "generate" in ok:
+        collect(errors, check_generate_out, params["generate"]["out"], base)
+    if folders and "data" in params and {"data", "generate"} <= ok and not generated(params):
+        collect(errors, check_data_root, params["data"]["root"], base)
+    if isinstance(params.get("unlearn"), dict) and "unlearn" in ok:
+        errors.extend(method_problems(params, ok))
     if device and not errors:
         collect(errors, check_device, params)
+    return errors
+
+
+def method_problems(params, ok):
+    """Each listed method: a registered name, its overrides valid for its config class, and
+    the config's rules across sections (e.g. the retrain row's seeds) when those are clean."""
+    errors, known = [], method_names()
+    for name, section in params["unlearn"].items():
+        if name not in known:
+            errors.append(f"unlearn.{name}: unknown method; registered: {', '.join(known)}")
+            continue
+        cfg, problems = get_method(name).config.problems(section, f"unlearn.{name}")
+        errors.extend(problems)
+        if cfg is not None and {"runs", "retrain"} <= ok and {"runs", "retrain"} <= set(params):
+            errors.extend(cfg.cross_check(params))
     return errors
 
 

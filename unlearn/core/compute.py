@@ -27,11 +27,9 @@ from pathlib import Path
 import torch
 
 from unlearn.core.errors import UserError
+from unlearn.core.sections import ComputeConfig
 
-DEFAULTS = {"threads": 1, "precision": "auto", "channels_last": "auto",
-            "cudnn_benchmark": "auto", "deterministic": True, "compile": False,
-            "fused_optimizer": True, "eval_batch_size": 1024}
-PRECISIONS = ("fp32", "bf16", "auto")
+DEFAULTS = ComputeConfig.defaults()
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 # cuBLAS is deterministic only with a fixed workspace; this setting must be in the
 # environment before the process's first cuBLAS call (PyTorch's reproducibility notes).
@@ -44,30 +42,9 @@ OPTIMIZER_OPTIONS = {"fused": False}
 
 
 def check_compute(cfg, where="compute"):
-    """Validate the `compute` section; return it with defaults filled in (auto kept)."""
-    if cfg is not None and not isinstance(cfg, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(cfg).__name__}")
-    cfg = {**DEFAULTS, **(cfg or {})}
-    unknown = set(cfg) - set(DEFAULTS)
-    if unknown:
-        raise UserError(f"{where}.{sorted(unknown)[0]}: unknown key; known: {', '.join(DEFAULTS)}")
-    for key in ("threads", "eval_batch_size"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise UserError(f"{where}.{key}: must be an integer ≥ 1, got {v!r}")
-    if cfg["precision"] not in PRECISIONS:
-        raise UserError(f"{where}.precision: {cfg['precision']!r} unknown; choose from "
-                        f"{', '.join(PRECISIONS)}")
-    for key in ("channels_last", "cudnn_benchmark"):
-        if cfg[key] not in (True, False, "auto"):
-            raise UserError(f"{where}.{key}: must be true, false or auto, got {cfg[key]!r}")
-    for key in ("deterministic", "compile", "fused_optimizer"):
-        if not isinstance(cfg[key], bool):
-            raise UserError(f"{where}.{key}: must be true or false, got {cfg[key]!r}")
-    if cfg["deterministic"] and cfg["cudnn_benchmark"] is True:
-        raise UserError(f"{where}.cudnn_benchmark: true lets cuDNN choose algorithms by "
-                        "timing them, which deterministic: true rules out; set one to false")
-    return cfg
+    """The `compute` section parsed by its class (unlearn/core/sections.py) as a dict,
+    defaults filled in (auto kept: `resolve` makes it concrete for a device)."""
+    return ComputeConfig.parse(cfg, where).to_dict()
 
 
 def gpu_capability(device):
@@ -124,10 +101,13 @@ def resolve(cfg, device):
     return out
 
 
-def configure_process(cfg, device=None):
-    """Process-wide settings (call once per process that runs models, before its first
-    CUDA call). CUDA state is touched only for a CUDA device, so a CPU run on a machine
-    with GPUs creates no CUDA context."""
+def apply_to_process(cfg, device=None):
+    """Apply a resolved `compute` section's process-wide settings: torch's intra-op threads
+    and, for a CUDA device, determinism, cuBLAS's workspace, cuDNN autotuning and TF32
+    (call once per process that runs models, before its first CUDA call). CUDA state is
+    touched only for a CUDA device, so a CPU run on a machine with GPUs creates no CUDA
+    context. Not to be confused with unlearn.core.worker.set_threads_and_gpu, which each
+    executor's worker runs before its tasks."""
     torch.set_num_threads(cfg["threads"])
     if device is None or torch.device(device).type != "cuda":
         return
@@ -141,6 +121,8 @@ def configure_process(cfg, device=None):
     # fp32 only with it off. PyTorch's defaults (convolutions on, matmul off) otherwise.
     torch.backends.cudnn.allow_tf32 = not deterministic
     torch.backends.cuda.matmul.allow_tf32 = False
+
+
 
 
 def prepare_model(model, cfg):

@@ -36,10 +36,8 @@ from dataclasses import dataclass, field
 
 from unlearn.core import placement
 from unlearn.core.errors import UserError
-
-KINDS = ("local", "ray")
-KEYS = ("kind", "workers", "workers_per_gpu", "address", "num_cpus", "num_gpus",
-        "max_retries")
+from unlearn.core.sections import ExecutorConfig
+from unlearn.core.worker import set_threads_and_gpu
 
 
 @dataclass
@@ -67,38 +65,34 @@ def visible_gpus():
 
 
 def check_executor(cfg, threads=1, where="executor", device=None):
-    """Validate the `executor` section for runs of `threads` threads each on `device` (the
-    params' device; None = check the section alone, no GPU rules); resolve workers.
+    """The `executor` section parsed by its class (unlearn/core/sections.py) and resolved for
+    runs of `threads` threads each on `device` (the params' device; None = the section alone,
+    no GPU rules): `workers` from this machine's cores and GPUs, `num_cpus: auto` = threads,
+    `workers_per_gpu: auto`, and `num_gpus` for a local Ray instance. A dict.
 
     Every key is checked whatever the kind, so a typo is caught before it matters.
     """
-    from unlearn.core.executor_ray import check_ray_keys   # plain checks: ray itself is not imported
-    if not isinstance(cfg, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(cfg).__name__}")
-    unknown = set(cfg) - set(KEYS)
-    if unknown:
-        raise UserError(f"{where}.{sorted(unknown)[0]}: unknown key; known: {', '.join(KEYS)}")
-    kind = cfg.get("kind", "local")
-    if kind not in KINDS:
-        raise UserError(f"{where}.kind: {kind!r} unknown; choose from {', '.join(KINDS)}")
-    per_gpu = placement.per_gpu_limit(cfg.get("workers_per_gpu", "auto"), where)
-    ray_cfg = check_ray_keys(cfg, threads, where)
-    local = kind == "local" or ray_cfg["address"] is None
+    cfg = ExecutorConfig.parse(cfg, where).to_dict()
+    kind = cfg["kind"]
+    per_gpu = placement.per_gpu_limit(cfg["workers_per_gpu"])
+    if cfg["num_cpus"] == "auto":
+        cfg["num_cpus"] = threads
+    local = kind == "local" or cfg["address"] is None
     # GPUs of this machine the runs use; a cluster's are known only once joined
     gpus = (placement.gpus_in_use(device, visible_gpus() if str(device) != "cpu" else 0)
             if device is not None and local else [])
-    workers = cfg.get("workers", "auto")
+    workers = cfg["workers"]
     if kind == "local":
         workers = placement.local_workers(workers, cores=usable_cores(), per_worker=threads,
                                           gpus=gpus, per_gpu=per_gpu, where=where)
     else:
         if local and device is not None:
-            ray_cfg["num_gpus"] = placement.ray_num_gpus(ray_cfg["num_gpus"], device=device,
-                                                         gpus=len(gpus), per_gpu=per_gpu,
-                                                         where=where)
-        workers = _ray_workers(workers, ray_cfg, gpus, local, where)
-    return {**cfg, **ray_cfg, "kind": kind, "workers": workers, "threads": threads,
-            "workers_per_gpu": per_gpu, "device": device, "gpus": gpus}
+            cfg["num_gpus"] = placement.ray_num_gpus(cfg["num_gpus"], device=device,
+                                                     gpus=len(gpus), per_gpu=per_gpu,
+                                                     where=where)
+        workers = _ray_workers(workers, cfg, gpus, local, where)
+    return {**cfg, "workers": workers, "threads": threads, "workers_per_gpu": per_gpu,
+            "device": device, "gpus": gpus}
 
 
 def _ray_workers(workers, ray_cfg, gpus, local, where):
@@ -131,16 +125,6 @@ def describe(cfg):
     return f"Ray tasks on {where}"
 
 
-def configure_process(threads, gpu=None):
-    """Per-process settings every run gets, in the main process or a worker alike: the
-    intra-op threads and, for runs on a GPU, which one (`cuda` then means that GPU).
-    Nothing CUDA is touched for CPU runs (gpu None)."""
-    import torch
-    torch.set_num_threads(threads)
-    if gpu is not None:
-        torch.cuda.set_device(gpu)
-
-
 def run_all(job, tasks, cfg, progress=None):
     """Results of `job.run` on every task, in task order. cfg: a checked executor section.
 
@@ -156,7 +140,7 @@ def run_all(job, tasks, cfg, progress=None):
         import torch
         threads = torch.get_num_threads()
         try:
-            configure_process(cfg["threads"], placement.worker_gpu(0, cfg.get("gpus")))
+            set_threads_and_gpu(cfg["threads"], placement.worker_gpu(0, cfg.get("gpus")))
             state = job.setup(*job.setup_args)
             results = []
             for i, task in enumerate(tasks):
@@ -271,7 +255,7 @@ def _guarded(w, outbox, fn, *args):
 
 
 def _setup_worker(threads, gpu, job):
-    configure_process(threads, gpu)
+    set_threads_and_gpu(threads, gpu)
     return job.setup(*job.setup_args)
 
 

@@ -32,40 +32,19 @@ from pathlib import Path
 
 from unlearn.core import placement
 from unlearn.core.errors import UserError
+from unlearn.core.sections import ray_address, split_address
+from unlearn.core.worker import set_threads_and_gpu
 
 CONNECT_TIMEOUT_S = 5.0   # an address that does not answer within this is reported as such
 
 
-def check_ray_keys(cfg, threads, where="executor"):
-    """The Ray keys of an executor section, validated, with defaults and `auto` resolved."""
-    address = cfg.get("address")
-    if address is not None:
-        parse_address(address, where)
-    num_cpus = cfg.get("num_cpus", "auto")
-    if num_cpus == "auto":
-        num_cpus = threads
-    if not _is_number(num_cpus) or num_cpus <= 0:
-        raise UserError(f"{where}.num_cpus: must be a number > 0 or 'auto', got {num_cpus!r}")
-    num_gpus = cfg.get("num_gpus", "auto")
-    if num_gpus != "auto" and (not _is_number(num_gpus) or num_gpus < 0):
-        raise UserError(f"{where}.num_gpus: must be a number ≥ 0 or 'auto', got {num_gpus!r}")
-    retries = cfg.get("max_retries", 3)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise UserError(f"{where}.max_retries: must be an integer ≥ 0, got {retries!r}")
-    return {"address": address, "num_cpus": num_cpus, "num_gpus": num_gpus,
-            "max_retries": retries}
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def parse_address(address, where="executor"):
-    host, _, port = str(address).rpartition(":")
-    if not isinstance(address, str) or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UserError(f"{where}.address: expected host:port of a Ray head or null, "
-                        f"got {address!r}")
-    return host.strip("[]"), int(port)
+    """(host, port) of a Ray head's `host:port` (checked by the executor section's class,
+    unlearn/core/sections.py)."""
+    problem = ray_address(address)
+    if problem:
+        raise UserError(f"{where}.address: {problem}")
+    return split_address(address)
 
 
 def import_ray(local):
@@ -213,7 +192,6 @@ class Slot:
         if self.state is None:
             self.state = (self.setup(*ray.get(args_box[0])),)
         if "torch" in sys.modules:  # jobs that run models (a job that only runs commands skips it)
-            from unlearn.core.executor import configure_process
             # No GPU to pick: CUDA_VISIBLE_DEVICES holds only this slot's, so `cuda` is it.
-            configure_process(self.threads)
+            set_threads_and_gpu(self.threads)
         return self.run_fn(self.state[0], task)

@@ -1,206 +1,128 @@
-"""params.yaml schema: every key known, every value of the right type, checked up front.
+"""params.yaml checked up front: every key known, every value of the right type and range.
 
-An unknown key or a wrong type is a one-line UserError naming the dotted key, before
-any stage does work. The values of a method's section (`unlearn.<name>`) are checked
-against the method's registered defaults by the code that imports the method
-(unlearn.methods.method_config, run by `unlearn@<name>` and by
-unlearn.methods.validate_all_params); this module only checks that every listed method
-has a module, so that a stage which does not run a method need not import it.
+Each section is parsed by its class in unlearn/core/sections.py (its keys' types, defaults,
+checks and rules across keys live there); this module adds what is about the file as a
+whole: which top-level sections there are, which keys a present section must spell out,
+keys that moved, the `device` scalar, and the `unlearn` section's shape. Every problem is
+one line naming the dotted key, all of them reported at once, before any stage does work.
+
+`unlearn` maps each method to run to the params it overrides (a mapping, `{}` for none);
+which names are methods and what their keys may be is checked by the code that imports the
+methods (unlearn/validation.py, the check_params stage), so that a stage which does not run
+a method need not import it. This module imports no torch: the score and report stages use
+it.
 """
 import re
-from pathlib import Path
+import typing
 
+from unlearn.core.config import Config
 from unlearn.core.errors import UserError
+from unlearn.core.sections import (ComputeConfig, DataConfig, ExecutorConfig, GenerateConfig,
+                                   OriginalModelsConfig, PrepareConfig, ReferenceModelsConfig, RunsConfig,
+                                   ScoreConfig, TrainConfig)
 
-# One module per method, named as the method (unlearn/methods/<name>.py, see its registry).
-METHODS_DIR = Path(__file__).resolve().parents[1] / "methods"
+# Each section but `device` and `unlearn`, with the class that parses it.
+SECTIONS = {"executor": ExecutorConfig, "compute": ComputeConfig, "generate": GenerateConfig,
+            "data": DataConfig, "prepare": PrepareConfig, "train": TrainConfig,
+            "original": OriginalModelsConfig, "retrain": ReferenceModelsConfig, "runs": RunsConfig,
+            "score": ScoreConfig}
+TOP_LEVEL = ("device", *SECTIONS, "unlearn")
 
-
-class Choice:
-    def __init__(self, *options):
-        self.options = options
-
-    def check(self, value):
-        return value in self.options
-
-    def describe(self):
-        return "one of " + ", ".join(map(repr, self.options))
-
-
-class ListOf:
-    def __init__(self, item, min_len=0, distinct=False):
-        self.item, self.min_len, self.distinct = item, min_len, distinct
-
-    def check(self, value):
-        return (isinstance(value, list) and len(value) >= self.min_len
-                and all(_check(self.item, v) for v in value)
-                and (not self.distinct or len(set(value)) == len(value)))
-
-    def describe(self):
-        what = "distinct " if self.distinct else ""
-        return f"a list of {what}{_describe(self.item)} (at least {self.min_len})"
-
-    def problem(self, value):
-        """What is wrong with a value that fails check, in a few words."""
-        if not isinstance(value, list):
-            return f"expected {self.describe()}, got {type(value).__name__} {value!r}"
-        if len(value) < self.min_len:
-            return f"expected {self.describe()}, got {len(value)} item(s)"
-        bad = [v for v in value if not _check(self.item, v)]
-        if bad:
-            return (f"expected {self.describe()}, got {type(bad[0]).__name__} {bad[0]!r} "
-                    f"in {value!r}")
-        twice = next(v for i, v in enumerate(value) if v in value[:i])
-        return f"{twice!r} is listed twice in {value!r}; each must be distinct"
-
-
-class Optional:
-    def __init__(self, inner):
-        self.inner = inner
-
-    def check(self, value):
-        return value is None or _check(self.inner, value)
-
-    def describe(self):
-        return f"null or {_describe(self.inner)}"
-
-
-class Device:
-    """Where models run: auto (CUDA when present), cpu, cuda or cuda:<index>."""
-    def check(self, value):
-        return isinstance(value, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", value) is not None
-
-    def describe(self):
-        return "auto, cpu, cuda or cuda:<index>"
-
-
-class AnyMapping:
-    """A mapping whose keys are checked elsewhere (method sections)."""
-
-
-def _check(spec, value):
-    if isinstance(spec, (Choice, ListOf, Optional, Device)):
-        return spec.check(value)
-    if spec is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if spec is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, spec)
-
-
-def _describe(spec):
-    if isinstance(spec, tuple):
-        return " or ".join(_describe(s) for s in spec)
-    return spec.describe() if hasattr(spec, "describe") else spec.__name__
-
-
-RECIPE_SCHEMA = {
-    "optimizer": Choice("adam", "sgd"), "lr": float, "weight_decay": float,
-    "momentum": float, "epochs": int, "batch_size": int, "milestones": ListOf(int),
-    "gamma": float, "augment": Choice("none", "flip", "choi_na"), "select_best": bool,
-}
-
-SCHEMA = {
-    "device": Device(),
-    "executor": {"kind": str, "workers": (int, str), "workers_per_gpu": (int, str),
-                 "address": Optional(str), "num_cpus": (int, float, str),
-                 "num_gpus": (int, float, str), "max_retries": int},
-    "compute": {"threads": int, "precision": str, "channels_last": (bool, str),
-                "cudnn_benchmark": (bool, str), "deterministic": bool, "compile": bool,
-                "fused_optimizer": bool, "eval_batch_size": int},
-    "generate": {
-        "seed": int, "out": str,
-        "families": {"train": int, "val": int, "test": int},
-        "persons_per_family": ListOf(int, 2), "photos_per_person": ListOf(int, 2),
-        "label_noise": float,
-        "duplicates": {"within_train": int, "across_splits": int, "reencoded": float},
-    },
-    "data": {"root": str, "image_size": int, "selection_split": Choice("val", "test"),
-             "test_split": Choice("val", "test")},
-    "prepare": {"forget": {"mode": Choice("random", "first", "identity"), "count": Optional(int),
-                           "fraction": Optional(float), "seed": int},
-                "duplicates": str, "near_threshold": int},
-    "train": {"preset": Choice("study", "choi_na"), "arch": Choice("resnet18"), **RECIPE_SCHEMA},
-    # seeds are distinct: a repeated seed would be one model counted as two independent ones
-    "original": {"seeds": ListOf(int, 1, distinct=True)},
-    "retrain": {"seeds": ListOf(int, 1, distinct=True)},
-    "unlearn": {"seeds": ListOf(int, 1, distinct=True), "methods": ListOf(str, 1),
-                "keep_checkpoints": int, "*": AnyMapping},
-    "score": {
-        "scorer": Choice("local", "official", "both"),
-        "local": {"delta": float, "noise_divisor": float, "noise_seed": int, "n_splits": int,
-                  "test_size": Optional(float)},
-        "official": {"delta": float},
-        "klom": {"bins": int, "clip": float, "percentile": float},
-        "cost_limit": float,
-        "bootstrap": {"resamples": int, "level": float, "seed": int, "min_runs": int,
-                      "scheme": Choice("bayesian", "multinomial"), "resample_examples": bool},
-    },
-}
-# Keys a section may omit (defaults are applied by the code that reads them).
-OPTIONAL = {"train": set(RECIPE_SCHEMA) | {"arch"}, "unlearn": {"keep_checkpoints"},
+# Keys a present section may omit (the code runs the class's default); every other key of
+# a present section, nested ones included, must be written out. Sections themselves are
+# optional here: each stage reads the ones it needs.
+OPTIONAL = {"executor": set(ExecutorConfig.keys()), "compute": set(ComputeConfig.keys()),
             "generate": {"duplicates"}, "prepare": {"duplicates", "near_threshold"},
-            "executor": {"kind", "workers", "workers_per_gpu", "address", "num_cpus", "num_gpus",
-                         "max_retries"},
-            "compute": {"threads", "precision", "channels_last", "cudnn_benchmark",
-                        "deterministic", "compile", "fused_optimizer", "eval_batch_size"}}
-
+            "train": set(TrainConfig.keys()) - {"preset"}, "runs": {"keep_checkpoints"}}
 
 # Keys that moved: a params file written for an older version names them.
-MOVED = {"train.seed": "original.seeds (a list: one original model per training seed)"}
+MOVED = {"train.seed": "original.seeds (a list: one original model per training seed)",
+         "unlearn.seeds": "runs.seeds",
+         "unlearn.keep_checkpoints": "runs.keep_checkpoints",
+         "unlearn.methods": "the keys of `unlearn` (each method with the params it overrides, "
+                            "e.g. `finetune: {}`)"}
+
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-def _validate(value, schema, key, errors, optional=()):
-    """Append one line per problem under `key` to `errors` (every problem, not the first)."""
-    if isinstance(schema, dict):
-        if not isinstance(value, dict):
-            errors.append(f"{key}: expected a mapping, got {type(value).__name__}")
-            return
-        for k, v in value.items():
-            sub = schema.get(k, schema.get("*"))
-            if f"{key}.{k}" in MOVED:
-                errors.append(f"{key}.{k}: moved to {MOVED[f'{key}.{k}']}")
-            elif sub is None:
-                errors.append(f"{key}.{k}: unknown key; known: "
-                              f"{', '.join(sorted(k for k in schema if k != '*'))}")
-            elif sub is not AnyMapping:
-                _validate(v, sub, f"{key}.{k}", errors)
-        errors.extend(f"{key}.{k}: missing key" for k in schema
-                      if k != "*" and k not in value and k not in optional)
-        return
-    if not _check(schema, value):
-        if isinstance(schema, ListOf):
-            errors.append(f"{key}: {schema.problem(value)}")
+def device_problems(value):
+    """Where models run: auto (CUDA when present), cpu, cuda or cuda:<index>."""
+    if isinstance(value, str) and DEVICE.fullmatch(value):
+        return []
+    return [f"device: expected auto, cpu, cuda or cuda:<index>, got {type(value).__name__} "
+            f"{value!r}"]
+
+
+def unlearn_problems(value):
+    """The `unlearn` section's shape: a mapping of method names to mappings of overrides."""
+    if not isinstance(value, dict):
+        return [f"unlearn: expected a mapping, got {type(value).__name__}"]
+    if not value:
+        return ["unlearn: no method listed; e.g. `finetune: {}`"]
+    errors = []
+    for name, section in value.items():
+        if f"unlearn.{name}" in MOVED:
+            errors.append(f"unlearn.{name}: moved to {MOVED[f'unlearn.{name}']}")
+        elif section is not None and not isinstance(section, dict):
+            errors.append(f"unlearn.{name}: expected a mapping of params (or {{}}), got "
+                          f"{type(section).__name__} {section!r}")
+    return errors
+
+
+def missing_keys(section, cls, where):
+    """'<where>.<key>: missing key' for each key of `cls` that `section` leaves out and may
+    not (OPTIONAL), nested sections included."""
+    section = {} if section is None else section
+    if not isinstance(section, dict):
+        return []
+    errors, hints = [], typing.get_type_hints(cls)
+    for key in cls.keys():
+        if key not in section:
+            if key not in OPTIONAL.get(where, ()):
+                errors.append(f"{where}.{key}: missing key")
+        elif isinstance(hints[key], type) and issubclass(hints[key], Config):
+            errors += missing_keys(section[key], hints[key], f"{where}.{key}")
+    return errors
+
+
+def section_problems(name, section):
+    """(parsed section or None, one line per problem) of the params section `name`."""
+    errors = []
+    if isinstance(section, dict):
+        moved = [k for k in section if f"{name}.{k}" in MOVED]
+        errors += [f"{name}.{k}: moved to {MOVED[f'{name}.{k}']}" for k in moved]
+        section = {k: v for k, v in section.items() if k not in moved}
+    cfg, problems = SECTIONS[name].problems(section, name)
+    errors += problems + missing_keys(section, SECTIONS[name], name)
+    return (None if errors else cfg), errors
+
+
+def params_problems(params, source="params.yaml"):
+    """Every problem of the params mapping, one line each (empty when it is valid): unknown
+    top-level keys, each present section parsed by its class (types, ranges, rules across
+    its keys), missing and moved keys, and, once every section is clean, each section's
+    rules across sections (`cross_check`)."""
+    if not isinstance(params, dict):
+        return [f"{source}: expected a mapping at top level"]
+    errors, parsed = [], {}
+    for name, value in params.items():
+        if name == "device":
+            errors += device_problems(value)
+        elif name == "unlearn":
+            errors += unlearn_problems(value)
+        elif name in SECTIONS:
+            parsed[name], problems = section_problems(name, value)
+            errors += problems
         else:
-            errors.append(f"{key}: expected {_describe(schema)}, got {type(value).__name__} "
-                          f"{value!r}")
-
-
-def _check_bootstrap(boot):
-    """Ranges the types can't say: a bootstrap needs at least one resample, a level strictly
-    inside (0, 1), and at least two runs to tell them apart."""
-    if boot["resamples"] < 1:
-        raise UserError(f"score.bootstrap.resamples: must be >= 1, got {boot['resamples']}")
-    if not 0 < boot["level"] < 1:
-        raise UserError(f"score.bootstrap.level: must lie strictly between 0 and 1 "
-                        f"(e.g. 0.95), got {boot['level']}")
-    if boot["min_runs"] < 2:
-        raise UserError(f"score.bootstrap.min_runs: must be >= 2, got {boot['min_runs']}")
-
-
-def _check_klom(k):
-    """KLoM's histogram needs two bins and a positive clip; its percentile lies in [0, 100]
-    (the same rules as unlearn.scoring.klom.check, which a stage here must not import)."""
-    if k["bins"] < 2:
-        raise UserError(f"score.klom.bins: must be an integer >= 2, got {k['bins']!r}")
-    if not k["clip"] > 0:
-        raise UserError(f"score.klom.clip: must be > 0, got {k['clip']!r}")
-    if not 0 <= k["percentile"] <= 100:
-        raise UserError(f"score.klom.percentile: must lie in [0, 100], got {k['percentile']}")
+            errors.append(f"{name}: unknown key; known: {', '.join(sorted(TOP_LEVEL))}")
+    if not errors:
+        for cfg in parsed.values():
+            errors += cfg.cross_check(params)
+    return errors
 
 
 def collect(errors, check, *args, **kwargs):
-    """Run one section's own check (it raises at its first problem); keep its message."""
+    """Run a check that raises at its first problem; keep its message."""
     try:
         return check(*args, **kwargs)
     except UserError as e:
@@ -208,50 +130,11 @@ def collect(errors, check, *args, **kwargs):
         return None
 
 
-def params_problems(params, source="params.yaml"):
-    """Every problem of the params mapping, one line each (empty when it is valid): the
-    schema's (unknown keys, wrong types, values outside a closed set) and the value checks
-    of the sections whose rules live with their code (compute, executor, score)."""
-    if not isinstance(params, dict):
-        return [f"{source}: expected a mapping at top level"]
-    errors = []
-    for section, value in params.items():
-        if section not in SCHEMA:
-            errors.append(f"{section}: unknown key; known: {', '.join(sorted(SCHEMA))}")
-            continue
-        schema = SCHEMA[section]
-        if isinstance(schema, dict):
-            _validate(value, schema, section, errors, OPTIONAL.get(section, ()))
-        elif not _check(schema, value):
-            errors.append(f"{section}: expected {_describe(schema)}, got {type(value).__name__} "
-                          f"{value!r}")
-    ok = clean_sections(params, errors)   # value checks assume the schema's types
-    from unlearn.core.compute import check_compute
-    from unlearn.core.executor import check_executor
-    compute_cfg = collect(errors, check_compute, params.get("compute")) if "compute" in ok else None
-    if compute_cfg is not None and "executor" in ok:
-        collect(errors, check_executor, params.get("executor", {}),
-                threads=compute_cfg["threads"])
-    if "score" in ok and params.get("score"):
-        collect(errors, _check_bootstrap, params["score"]["bootstrap"])
-        collect(errors, _check_klom, params["score"]["klom"])
-    unlearn = params.get("unlearn")
-    if unlearn and "unlearn" in ok:
-        known = method_names()
-        errors.extend(f"unlearn.methods: unknown method {name!r}; registered: {', '.join(known)}"
-                      for name in unlearn["methods"] if name not in known)
-        if len(set(unlearn["methods"])) != len(unlearn["methods"]):
-            errors.append("unlearn.methods: a method is listed twice")
-        errors.extend(f"unlearn.{k}: unknown key (not a registered method)"
-                      for k in unlearn if k not in SCHEMA["unlearn"] and k not in known)
-    return errors
-
-
 def clean_sections(params, errors):
     """The top-level sections that no line of `errors` names (a section absent from the
     file counts as clean: its code applies the defaults; callers check presence)."""
     named = {e.split(":")[0].split(".")[0] for e in errors}
-    return {k for k in SCHEMA if k not in named}
+    return {k for k in TOP_LEVEL if k not in named}
 
 
 def raise_problems(errors):
@@ -266,9 +149,3 @@ def validate_params(params, source="params.yaml"):
     one UserError listing every problem."""
     raise_problems(params_problems(params, source))
     return params
-
-
-def method_names():
-    """The methods there are: the module names in unlearn/methods/, read without importing
-    them (the registry checks that each module registers exactly its own name)."""
-    return sorted(p.stem for p in METHODS_DIR.glob("*.py") if not p.stem.startswith("_"))

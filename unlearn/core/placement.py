@@ -46,24 +46,20 @@ def worker_gpu(worker_index, gpus):
     return gpus[worker_index % len(gpus)] if gpus else None
 
 
-def per_gpu_limit(value, where="executor"):
-    if value == "auto":
-        return AUTO_WORKERS_PER_GPU
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"{where}.workers_per_gpu: must be an integer ≥ 1 or 'auto', got {value!r}")
-    return value
+def per_gpu_limit(value):
+    """The runs per GPU a checked `executor.workers_per_gpu` means (unlearn/core/sections.py)."""
+    return AUTO_WORKERS_PER_GPU if value == "auto" else value
 
 
 def local_workers(workers, *, cores, per_worker, gpus, per_gpu, where="executor",
                   what="thread(s) (compute.threads)"):
-    """How many runs go at once on this machine: `workers` (an int or 'auto') checked
-    against the cores (each run takes `per_worker` of them) and the GPUs in use."""
+    """How many runs go at once on this machine: `workers` (an integer ≥ 1 or 'auto', as the
+    executor section's class checks it) checked against the cores (each run takes
+    `per_worker` of them) and the GPUs in use."""
     if workers == "auto":
         workers = max(1, int(cores // per_worker))
         if gpus:
             workers = max(1, min(workers, per_gpu * len(gpus)))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"{where}.workers: must be an integer ≥ 1 or 'auto', got {workers!r}")
     if workers * per_worker > cores:
         raise UserError(f"{where}.workers: {workers} workers × {per_worker:g} {what} "
                         f"need {workers * per_worker:g} cores; this machine has {cores}")

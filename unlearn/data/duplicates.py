@@ -31,28 +31,9 @@ from unlearn.core.errors import UserError
 
 SPLIT_ORDER = ("forget", "retain", "val", "test")
 COLUMNS = ("split_a", "image_a", "split_b", "image_b", "kind", "distance")
-POLICIES = ("report", "drop")
 HASH_SIZE = 16              # pHash of HASH_SIZE² = 256 bits
 WORDS = HASH_SIZE ** 2 // 64
-MAX_NEAR_THRESHOLD = 64     # a quarter of the bits; unrelated photos differ in about half
 CHUNK = 128                 # rows of the pairwise Hamming-distance block (memory only)
-
-
-DEFAULTS = {"duplicates": "report", "near_threshold": 16}
-
-
-def check_duplicates_config(prepare):
-    """{policy, near_threshold} from the `prepare` params section (params `duplicates` and
-    `near_threshold`, defaults filled in), checked; errors name the key."""
-    cfg = {**DEFAULTS, **{k: prepare[k] for k in DEFAULTS if k in prepare}}
-    if cfg["duplicates"] not in POLICIES:
-        raise UserError(f"prepare.duplicates: {cfg['duplicates']!r} unknown; "
-                        f"choose one of {', '.join(POLICIES)}")
-    t = cfg["near_threshold"]
-    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= MAX_NEAR_THRESHOLD:
-        raise UserError(f"prepare.near_threshold: expected an integer number of bits "
-                        f"in 0..{MAX_NEAR_THRESHOLD}, got {t!r}")
-    return {"policy": cfg["duplicates"], "near_threshold": t}
 
 
 def fingerprint(image):

@@ -35,9 +35,9 @@ from tqdm import tqdm
 from unlearn.data import duplicates
 from unlearn.data.splits import Split
 from unlearn.core.errors import UserError
+from unlearn.core.sections import DataConfig
 
 SPLITS = ("train", "val", "test")
-HELD_OUT = ("val", "test")
 COLUMNS = ("family_id", "person_id", "age_class", "image_path")
 CLASS_LETTERS = "abcdefgh"
 AGE_RANGES = ((0, 6), (7, 12), (13, 19), (20, 30), (31, 45), (46, 55), (56, 66), (67, 80))
@@ -73,16 +73,6 @@ class MufacData:
     test: Split         # reported held-out test
     sources: dict       # role -> CSV file name
     fingerprints: dict = None   # role -> [(pixel digest, pHash)] in CSV order, when asked
-
-
-def check_roles(selection_split, test_split):
-    for key, value in (("selection_split", selection_split), ("test_split", test_split)):
-        if value not in HELD_OUT:
-            raise UserError(f"data.{key}: {value!r} is not a held-out CSV; choose val or test "
-                            "(train is always the training set)")
-    if selection_split == test_split:
-        raise UserError(f"data.selection_split and data.test_split are both {test_split!r}; "
-                        "they must name different CSVs")
 
 
 def read_table(root, split):
@@ -186,9 +176,8 @@ def read_mufac(root, image_size, selection_split="val", test_split="test", progr
                threads=DECODE_THREADS, fingerprints=False):
     """Validate and decode the dataset at `root`; returns MufacData (splits by role), with
     each image's duplicate-audit fingerprint when `fingerprints` is set."""
-    check_roles(selection_split, test_split)
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= 1024:
-        raise UserError(f"data.image_size: expected an integer in 8..1024, got {image_size!r}")
+    DataConfig.parse({"image_size": image_size, "selection_split": selection_split,
+                      "test_split": test_split}, "data")
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"data.root: {root}: dataset folder not found")

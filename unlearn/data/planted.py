@@ -26,24 +26,7 @@ from unlearn.core.errors import UserError
 from unlearn.data.mufac import images_dirname
 
 REENCODE_QUALITY = 75       # the source photos are saved at 90 (synthetic.JPEG_QUALITY)
-DEFAULTS = {"within_train": 0, "across_splits": 0, "reencoded": 0.0}
 NAME = re.compile(r"^(F\d{4})(_AGE_.+_[a-h])(\d+)(\.jpg|\.JPG)$")   # synthetic.py's names
-
-
-def check_planting(cfg, families):
-    """The `generate.duplicates` section with defaults filled in; errors name the key."""
-    cfg = {**DEFAULTS, **(cfg or {})}
-    for key in ("within_train", "across_splits"):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise UserError(f"generate.duplicates.{key}: expected an integer >= 0, got {v!r}")
-    share = cfg["reencoded"]
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        raise UserError(f"generate.duplicates.reencoded: expected a share in [0, 1], got {share!r}")
-    if cfg["within_train"] and families["train"] < 2:
-        raise UserError("generate.duplicates.within_train: needs at least 2 train families "
-                        "(a copy goes to another family)")
-    return cfg
 
 
 def _copy_name(family, source, taken):
@@ -56,7 +39,7 @@ def _copy_name(family, source, taken):
 
 
 def plant_duplicates(dataset_dir, tables, cfg, seed):
-    """Copy train photos as `cfg` (check_planting) says, in the dataset at `dataset_dir`.
+    """Copy train photos as `cfg` (the parsed `generate.duplicates`, unlearn/core/sections.py) says, in the dataset at `dataset_dir`.
 
     tables: {split: [CSV rows as dicts]}, the rows of the photos already written; each
     copy's row is appended to its split's list (the caller writes the CSVs). Returns the

@@ -101,8 +101,8 @@ def to_float(images):
     return images.float().div_(255.0)
 
 
-def read_num_classes(folder="data/prepared"):
-    """Number of classes recorded by the prepare stage in info.json."""
+def read_num_classes(folder):
+    """Number of classes the prepare stage recorded in <folder>/info.json."""
     import json
     path = Path(folder) / "info.json"
     try:

@@ -26,35 +26,22 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from unlearn.core.errors import UserError
+from unlearn.core.sections import GenerateConfig, family_starts
 from unlearn.data.mufac import (AGE_RANGES, CLASS_LETTERS, DATASET_DIRNAME, SPLITS, csv_name,
                                 images_dirname)
-from unlearn.data.planted import check_planting, plant_duplicates
+from unlearn.data.planted import plant_duplicates
 
 SIZE = 128                  # MUFAC's resolution
 JPEG_QUALITY = 90           # fixed: part of what makes the bytes reproducible
 UPPER_EXT_SHARE = 0.04      # share of file names ending `.JPG`, as in MUFAC
 PERSON_AGE_SD = 1.5         # years: some people look older or younger than they are
 PHOTO_AGE_SD = 1.5          # years: per-photo apparent-age jitter
-MAX_FAMILY_ID = 9999        # F%04d
 ALBUM_YEARS = 40            # photos of a person span at most this many years
 
 
 def age_class(age):
     """Class index of an integer age (ages past 80 count as the last class)."""
     return next((k for k, (_, hi) in enumerate(AGE_RANGES) if age <= hi), len(AGE_RANGES) - 1)
-
-
-def family_starts(families):
-    """First family number per split: 1, 801, 851 as on MUFAC while the counts fit."""
-    starts, nxt = {}, 1
-    for split, floor, room in (("train", 1, 800), ("val", 801, 50), ("test", None, 50)):
-        start = max(nxt, floor if floor is not None else nxt)
-        starts[split] = start
-        nxt = start + max(room, families[split])
-    if nxt - 1 > MAX_FAMILY_ID:
-        raise UserError(f"generate.families: {sum(families.values())} families do not fit "
-                        f"IDs F0001..F{MAX_FAMILY_ID}")
-    return starts
 
 
 def check_generate_out(out, here=None):
@@ -70,24 +57,6 @@ def check_generate_out(out, here=None):
     if extra:
         raise UserError(f"generate.out: {out} holds other files ({', '.join(sorted(extra)[:3])});"
                         " it must be a folder of its own, replaced by each run")
-
-
-def check_config(cfg):
-    """Value checks the type schema cannot express; each error names the key."""
-    for split in SPLITS:
-        n = cfg["families"].get(split)
-        if not isinstance(n, int) or n < 1:
-            raise UserError(f"generate.families.{split}: expected an integer >= 1, got {n!r}")
-    for key in ("persons_per_family", "photos_per_person"):
-        lo, hi = (list(cfg[key]) + [None, None])[:2]
-        if len(cfg[key]) != 2 or not all(isinstance(v, int) for v in (lo, hi)) or not 1 <= lo <= hi:
-            raise UserError(f"generate.{key}: expected [low, high] integers with 1 <= low <= high,"
-                            f" got {cfg[key]!r}")
-    noise = cfg["label_noise"]
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < 1:
-        raise UserError(f"generate.label_noise: expected 0 <= value < 1, got {cfg['label_noise']!r}")
-    family_starts(cfg["families"])
-    check_planting(cfg.get("duplicates"), cfg["families"])
 
 
 def _roles(n, rng):
@@ -299,8 +268,9 @@ def plan(cfg):
 
     Nothing is rendered. Each family has its own RNG stream, seeded by (seed, split,
     family number); rendering goes on drawing from it, so a plan is rendered once, in order.
+    cfg: the `generate` params section, parsed here (unlearn/core/sections.py).
     """
-    check_config(cfg)
+    cfg = GenerateConfig.parse(cfg, "generate").to_dict()
     starts = family_starts(cfg["families"])
     plans = {}
     for s_index, split in enumerate(SPLITS):
@@ -319,8 +289,10 @@ def generate(dataset_dir, cfg, progress=True):
     the planted duplicates as unlearn.data.planted.plant_duplicates lists them).
 
     cfg: the `generate` params section (seed, families, persons_per_family,
-    photos_per_person, label_noise, duplicates). The caller handles atomic placement.
+    photos_per_person, label_noise, duplicates), parsed here. The caller handles atomic
+    placement.
     """
+    cfg = GenerateConfig.parse(cfg, "generate").to_dict()
     dataset_dir = Path(dataset_dir)
     tables = {}
     for split, rows in plan(cfg).items():
@@ -329,8 +301,7 @@ def generate(dataset_dir, cfg, progress=True):
         for row, person, age, rng in tqdm(rows, desc=f"generate {split}", disable=not progress or None):
             render(person, age, rng).save(folder / row["image_path"], "JPEG", quality=JPEG_QUALITY)
         tables[split] = [r for r, *_ in rows]
-    planted = plant_duplicates(dataset_dir, tables,
-                               check_planting(cfg.get("duplicates"), cfg["families"]), cfg["seed"])
+    planted = plant_duplicates(dataset_dir, tables, cfg["duplicates"], cfg["seed"])
     for split, rows in tables.items():
         pd.DataFrame(rows).to_csv(dataset_dir / csv_name(split))
     counts = {split: len(rows) for split, rows in tables.items()}

@@ -1,42 +1,64 @@
 """Unlearning methods, registered by name (timm-style registry).
 
-Every method has one signature:
+Every method has one signature and one typed config, the only source of its defaults:
 
-    @register("name", lr=1e-4, epochs=1, ...)      # keyword defaults = its params schema
-    def name(model: nn.Module, ctx: UnlearnContext, cfg: dict) -> nn.Module
+    @config
+    class NegGradConfig(EpochConfig):                 # optimiser, epochs, batch size inherited
+        lam: float = param(0.1, "weight λ of the forget CE", non_negative)
 
-`model` is a fresh copy of the original model on ctx.device (train it in place or
-return another); `cfg` is the validated `unlearn.<name>` params section with defaults
-filled in; all randomness comes from ctx.generator / ctx.seed. A method may record
-per-run diagnostics as plain floats in `ctx.stats` (e.g. ssd's share of dampened
-parameters), which the runner carries into the run's outputs.
+    @register("neggrad", NegGradConfig)
+    def neggrad(model: nn.Module, ctx: UnlearnContext, cfg: NegGradConfig) -> nn.Module
 
-Value constraints: `register(name, ..., checks={key: check})` with checks from
-unlearn.unlearning.checks (fractions, non-negative numbers, known layer names ...). `method_config`
-applies them when params are validated, before any stage runs, so a bad value is the
-one-line error `unlearn.<name>.<key>: <what is wrong>`.
+`model` is a fresh copy of the original model on ctx.device (train it in place or return
+another); `cfg` is the `unlearn.<name>` params section parsed into the config class
+(unlearn/core/config.py: defaults filled in, types and value checks applied, a bad value is
+the one-line error `unlearn.<name>.<key>: <what is wrong>`). All randomness comes from
+ctx.generator / ctx.seed. A method may record per-run diagnostics as plain floats in
+`ctx.stats`, which the runner carries into the run's outputs.
+
+`calibration` marks the rows that are not unlearning methods but anchor the scale:
+"reference" (retrained without the forget set: what the others should match) and
+"untouched" (the original). The unlearn stage records it with the runs; the scorer and
+the report read it from there.
 
 A method lives in the module of its own name (unlearn/methods/<name>.py; `register` checks
 it), so `get_method(name)` imports that one module and nothing else: the `unlearn@<name>`
-stage depends on its own method's file, not on every method's.
+stage depends on its own method's file, not on every method's. Adding a method is that
+module plus its name under `unlearn:` in params.yaml (docs/methods.md#adding-a-method).
 """
 import importlib
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
+from unlearn.core.config import Config, NoParams
 from unlearn.core.errors import UserError
-from unlearn.core.params import method_names, raise_problems
 from unlearn.training.model import build_model
 
+CALIBRATION_ROLES = ("reference", "untouched")
 
-@dataclass
+
+@dataclass(frozen=True)
 class MethodSpec:
     name: str
     fn: callable
-    defaults: dict
+    config: type              # a Config subclass: the `unlearn.<name>` section's keys
     source_file: str
-    checks: dict = field(default_factory=dict)
+    calibration: str = None   # None (a method), "reference" or "untouched"
+
+    @property
+    def summary(self):
+        """The first sentence of the method module's docstring, without its "`name`: "
+        prefix and docs reference: what the method does, for generated tables."""
+        doc = importlib.import_module(self.fn.__module__).__doc__ or ""
+        text = " ".join(doc.strip().split("\n\n")[0].split())
+        text = re.sub(r"\s*\(docs/[^)]*\)|;\s*docs/[^)]*", "",
+                      text.removeprefix(f"`{self.name}`: "))
+        # a sentence ends at . ! ? before a capital, but not after an initial ("S. Achour")
+        sentence = re.split(r"(?<![\s(][A-Z]\.)(?<=[.!?])\s+(?=[A-Z(])", text, maxsplit=1)[0]
+        return sentence[:1].upper() + sentence[1:]
 
 
 @dataclass
@@ -73,13 +95,13 @@ class UnlearnContext:
 REGISTRY: dict = {}
 
 
-def register(name, checks=None, **defaults):
-    """Register `fn` under `name`; keyword defaults are its params schema, `checks` maps
-    some of those keys to value checks (unlearn.unlearning.checks)."""
-    checks = dict(checks or {})
-    unknown = set(checks) - set(defaults)
-    if unknown:
-        raise ValueError(f"method {name!r}: checks for unknown keys {sorted(unknown)}")
+def register(name, config=NoParams, calibration=None):
+    """Register `fn` under `name` with its params config class (a Config subclass) and, for
+    the rows that anchor the scale, its calibration role."""
+    if not (isinstance(config, type) and issubclass(config, Config)):
+        raise TypeError(f"method {name!r}: config must be a Config subclass, got {config!r}")
+    if calibration not in (None, *CALIBRATION_ROLES):
+        raise ValueError(f"method {name!r}: calibration must be one of {CALIBRATION_ROLES}")
 
     def decorate(fn):
         package, _, module = fn.__module__.rpartition(".")
@@ -89,9 +111,16 @@ def register(name, checks=None, **defaults):
         if name in REGISTRY:
             raise ValueError(f"method {name!r} registered twice")
         import inspect
-        REGISTRY[name] = MethodSpec(name, fn, defaults, inspect.getsourcefile(fn), checks)
+        REGISTRY[name] = MethodSpec(name, fn, config, inspect.getsourcefile(fn), calibration)
         return fn
     return decorate
+
+
+def method_names():
+    """The methods there are: the module names in this folder, read without importing them
+    (`register` checks that each module registers exactly its own name)."""
+    return sorted(p.stem for p in Path(__file__).parent.glob("*.py")
+                  if not p.stem.startswith("_"))
 
 
 def _import_all():
@@ -113,42 +142,7 @@ def available_methods():
     return sorted(REGISTRY)
 
 
-def _type_ok(value, default):
-    if default is None:
-        return True
-    if isinstance(default, bool):
-        return isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(default, int):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
-
-
 def method_config(name, section, where=None):
-    """Validate the `unlearn.<name>` section against the method's defaults; fill gaps."""
-    spec = get_method(name)
-    where = where or f"unlearn.{name}"
-    section = {} if section is None else section
-    if not isinstance(section, dict):
-        raise UserError(f"{where}: expected a mapping of params, got {type(section).__name__}")
-    errors, mistyped = [], set()   # every problem of the section, one line each
-    for key, value in section.items():
-        if key not in spec.defaults:
-            errors.append(f"{where}.{key}: unknown key; known: {', '.join(sorted(spec.defaults))}")
-        elif not _type_ok(value, spec.defaults[key]):
-            mistyped.add(key)
-            errors.append(f"{where}.{key}: expected {type(spec.defaults[key]).__name__}, "
-                          f"got {type(value).__name__} {value!r}")
-    cfg = dict(spec.defaults)
-    cfg.update({k: v for k, v in section.items() if k in spec.defaults})
-    for key, check in spec.checks.items():
-        if key in mistyped or (cfg[key] is None and spec.defaults[key] is None):
-            continue                     # named above, or an optional key left unset
-        problem = check(cfg[key])
-        if problem:
-            errors.append(f"{where}.{key}: {problem}")
-    raise_problems(errors)
-    return {k: float(v) if isinstance(spec.defaults[k], float) else v for k, v in cfg.items()}
+    """The `unlearn.<name>` section parsed into the method's config (defaults filled in);
+    one UserError with a line per problem when it is wrong."""
+    return get_method(name).config.parse(section, where or f"unlearn.{name}")

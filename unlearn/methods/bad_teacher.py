@@ -20,7 +20,7 @@ docs/methods.md#kl-direction).
 Defaults are the study's (COMP540 report): retain subset = retain_scale × |D_f| = 3 × |D_f|
 images, Adam lr 1e-4 with weight decay 5e-3 (the study's setting for "all gradient
 methods"), 5 epochs ("teacher methods 5 epochs"), batch 64 (the study states none; MUFAC's
-64 is used, docs/study.md#setup). The original authors' setting, as params:
+64 is used, docs/study.md#setup): BadTeacherConfig. The original authors' setting, as params:
 
     unlearn:
       bad_teacher: {retain_fraction: 0.3, weight_decay: 0.0, epochs: 1, batch_size: 256}
@@ -36,14 +36,18 @@ Departures from the source, and why:
 - The retain subset is drawn once per run from ctx.generator (the source uses Python's
   `random.sample`, also once).
 """
+from typing import Literal
+
 import torch
 
-from unlearn.methods import register
-from unlearn.data.splits import Split
-from unlearn.unlearning.distill import cached_teacher_logits, kl_loss, softmax_t
+from unlearn.core.checks import fraction, non_negative, positive
+from unlearn.core.config import config, inherit, param
 from unlearn.core.errors import UserError
-from unlearn.training.train import batch, batch_indices, make_optimizer
-from unlearn.unlearning.checks import at_least, fraction, non_negative, one_of, positive
+from unlearn.data.splits import Split
+from unlearn.methods import register
+from unlearn.training.optim import EpochConfig, optimizer_for
+from unlearn.training.train import batch, batch_indices, run_epoch
+from unlearn.unlearning.distill import cached_teacher_logits, kl_loss, softmax_t
 
 
 def retain_subset_size(n_retain, n_forget, retain_scale, retain_fraction=None):
@@ -83,17 +87,32 @@ def unlearning_set(ctx, retain_index):
     return data, is_forget.to(ctx.device)
 
 
-@register("bad_teacher", retain_scale=3.0, retain_fraction=None, temperature=1.0,
-          optimizer="adam", lr=1e-4, weight_decay=5e-3, momentum=0.0, epochs=5,
-          batch_size=64, reduction="mean",
-          checks={"retain_scale": non_negative, "retain_fraction": fraction,
-                  "temperature": positive, "optimizer": one_of("adam", "sgd"), "lr": positive,
-                  "weight_decay": non_negative, "momentum": non_negative,
-                  "epochs": at_least(0), "batch_size": at_least(1),
-                  "reduction": one_of("mean", "batchmean")})
+@config
+class BadTeacherConfig(EpochConfig):
+    # optimiser: the study's for all gradient methods
+    optimizer: Literal["adam", "sgd"] = inherit("adam", "adam or sgd (study and Chundawat "
+                                                "adam)")
+    lr: float = inherit(1e-4, "learning rate (study and Chundawat 1e-4)")
+    weight_decay: float = inherit(5e-3, "the optimiser's L2 penalty (study 5e-3; Chundawat 0)")
+    epochs: int = inherit(5, "passes over the unlearning set, D_f + the retain subset "
+                          "(study 5; Chundawat 1)")
+    batch_size: int = inherit(64, "images per step (study: not stated, MUFAC's 64; "
+                              "Chundawat 256)")
+    retain_scale: float = param(3.0, "retain subset = round(retain_scale × |D_f|) images "
+                                "(study 3)", non_negative)
+    retain_fraction: float | None = param(
+        None, "retain subset = int(retain_fraction × |D_r|) instead, when set "
+        "(Chundawat 0.3)", fraction)
+    temperature: float = param(1.0, "T, softening of teacher and student outputs "
+                               "(Chundawat 1)", positive)
+    reduction: Literal["mean", "batchmean"] = param(
+        "mean", "mean = Σ KL / (B·C), Chundawat's F.kl_div default; batchmean = Σ KL / B")
+
+
+@register("bad_teacher", BadTeacherConfig)
 def bad_teacher(model, ctx, cfg):
-    n_keep = retain_subset_size(len(ctx.retain), len(ctx.forget), cfg["retain_scale"],
-                                cfg["retain_fraction"])
+    n_keep = retain_subset_size(len(ctx.retain), len(ctx.forget), cfg.retain_scale,
+                                cfg.retain_fraction)
     retain_index = torch.randperm(len(ctx.retain), generator=ctx.generator)[:n_keep]
     data, is_forget = unlearning_set(ctx, retain_index)
 
@@ -103,16 +122,14 @@ def bad_teacher(model, ctx, cfg):
     good_logits = cached_teacher_logits(model, data.images, ctx.device)
     bad_logits = cached_teacher_logits(ctx.fresh_model(), data.images, ctx.device)
 
-    opt = make_optimizer(model.parameters(), cfg["optimizer"], cfg["lr"],
-                         cfg["weight_decay"], cfg["momentum"])
-    model.train()
-    for _ in range(cfg["epochs"]):
-        for index in batch_indices(len(data), cfg["batch_size"], ctx.generator):
-            x, _ = batch(data, index, ctx.device)
-            on = index.to(ctx.device)
-            loss = unlearner_loss(model(x), is_forget[on], good_logits[on], bad_logits[on],
-                                  cfg["temperature"], cfg["reduction"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    opt = optimizer_for(model.parameters(), cfg)
+
+    def step_loss(index):
+        x, _ = batch(data, index, ctx.device)
+        on = index.to(ctx.device)
+        return unlearner_loss(model(x), is_forget[on], good_logits[on], bad_logits[on],
+                              cfg.temperature, cfg.reduction)
+
+    for _ in range(cfg.epochs):
+        run_epoch(model, opt, batch_indices(len(data), cfg.batch_size, ctx.generator), step_loss)
     return model

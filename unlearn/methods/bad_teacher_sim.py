@@ -3,8 +3,8 @@
 Source: Kaggle NeurIPS 2023 unlearning discussion 458648
 (https://www.kaggle.com/competitions/neurips-2023-machine-unlearning/discussion/458648), as
 the COMP540 study describes it (no code or numbers were published; every number below is
-this project's choice, exposed as a param). Four changes to `bad_teacher` (Chundawat et al.
-2023):
+this project's choice, a key of BadTeacherSimConfig). Four changes to `bad_teacher`
+(Chundawat et al. 2023):
 
 1. Bad teacher: a randomly initialised model trained briefly on D_r with CE
    (`bad_teacher_steps` Adam steps at `bad_teacher_lr`), then frozen — a weak model
@@ -38,17 +38,20 @@ teacher methods: Adam lr 1e-4, weight decay 5e-3, 5 epochs, batch 64.
 Like bad_teacher, teacher outputs are computed once (frozen teachers, no augmentation).
 """
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from unlearn.methods import register
-from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
+from unlearn.core.checks import at_least, in_unit_interval, non_negative, positive
+from unlearn.core.config import config, inherit, param
 from unlearn.core.errors import UserError
-from unlearn.unlearning.features import cosine_similarity_matrix, extract_features, most_similar, nearest_counts
-from unlearn.training.train import adam, batch, batch_indices, make_optimizer, paired_batches
-from unlearn.unlearning.checks import (at_least, in_unit_interval, non_negative, one_of,
-                                       positive)
+from unlearn.methods import register
+from unlearn.training.optim import EpochConfig, make_optimizer, optimizer_for
+from unlearn.training.train import batch, batch_indices, paired_batches, run_epoch
+from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
+from unlearn.unlearning.features import (cosine_similarity_matrix, extract_features,
+                                         most_similar, nearest_counts)
 
 
 def similarity_sample(sim, n, similar_fraction, generator):
@@ -78,86 +81,102 @@ def train_bad_teacher(model, ctx, steps, lr, batch_size):
     """Brief CE training of a fresh model on D_r (cycling through shuffled epochs)."""
     if steps <= 0:
         return model
-    opt = adam(model.parameters(), lr=lr)
-    model.train()
+    opt = make_optimizer(model.parameters(), "adam", lr)
+
+    def step_loss(index):
+        x, y = batch(ctx.retain, index, ctx.device)
+        return F.cross_entropy(model(x), y)
+
     done = 0
     while done < steps:
-        for index in batch_indices(len(ctx.retain), batch_size, ctx.generator):
-            x, y = batch(ctx.retain, index, ctx.device)
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            done += 1
-            if done == steps:
-                break
+        done += run_epoch(model, opt, batch_indices(len(ctx.retain), batch_size, ctx.generator),
+                          step_loss, max_steps=steps - done)
     return model
 
 
-@register("bad_teacher_sim", retain_scale=3.0, similar_fraction=0.5, neighbours=10,
-          weight_scale=1.0, bad_teacher_steps=25, bad_teacher_lr=1e-3,
-          bad_teacher_batch_size=64, temperature=1.0, optimizer="adam", lr=1e-4,
-          weight_decay=5e-3, momentum=0.0, epochs=5, batch_size=64,
-          forget_batch_size=None, reduction="mean",
-          checks={"retain_scale": non_negative, "similar_fraction": in_unit_interval,
-                  "neighbours": at_least(1), "weight_scale": non_negative,
-                  "bad_teacher_steps": at_least(0), "bad_teacher_lr": positive,
-                  "bad_teacher_batch_size": at_least(1), "temperature": positive,
-                  "optimizer": one_of("adam", "sgd"), "lr": positive,
-                  "weight_decay": non_negative, "momentum": non_negative,
-                  "epochs": at_least(0), "batch_size": at_least(1),
-                  "forget_batch_size": at_least(1), "reduction": one_of("mean", "batchmean")})
+@config
+class BadTeacherSimConfig(EpochConfig):
+    # no published numbers: every value is this project's choice (see the docstring)
+    optimizer: Literal["adam", "sgd"] = inherit(
+        "adam", "adam or sgd; with lr 1e-4 and weight_decay 5e-3 the study's teacher-method "
+        "optimiser")
+    epochs: int = inherit(5, "passes over the retain subset (the study's teacher-method "
+                          "budget, 5)")
+    batch_size: int = inherit(64, "retain images per step pair")
+    retain_scale: float = param(3.0, "retain subset = round(retain_scale × |D_f|) images; 3 "
+                                "as the study's bad_teacher, so the rows differ only by the "
+                                "sampling", non_negative)
+    similar_fraction: float = param(
+        0.5, "share of the retain subset picked by feature similarity to D_f; half targeted "
+        "repair, half random to anchor the rest", in_unit_interval)
+    neighbours: int = param(10, "k nearest retain images per forget image, for the weights",
+                            at_least(1))
+    weight_scale: float = param(1.0, "w = 1 + weight_scale × count, rescaled to mean 1",
+                                non_negative)
+    bad_teacher_steps: int = param(25, "Adam CE steps of the fresh bad teacher on D_r (a "
+                                   "weak, not random, teacher); 0 = random teacher",
+                                   at_least(0))
+    bad_teacher_lr: float = param(1e-3, "the bad teacher's Adam lr", positive)
+    bad_teacher_batch_size: int = param(64, "the bad teacher's batch size", at_least(1))
+    temperature: float = param(1.0, "T, softening of teacher and student outputs", positive)
+    forget_batch_size: int | None = param(
+        None, "forget images per step pair; null = ceil(batch_size × |D_f| / retain subset)",
+        at_least(1))
+    reduction: Literal["mean", "batchmean"] = param(
+        "mean", "as bad_teacher: mean = Σ KL / (B·C), batchmean = Σ KL / B")
+
+
+@register("bad_teacher_sim", BadTeacherSimConfig)
 def bad_teacher_sim(model, ctx, cfg):
     # Similarity in the original model's feature space (the student still holds it).
     sim = cosine_similarity_matrix(extract_features(model, ctx.forget.images, ctx.device),
                                    extract_features(model, ctx.retain.images, ctx.device))
-    n = min(int(round(cfg["retain_scale"] * len(ctx.forget))), len(ctx.retain))
+    n = min(int(round(cfg.retain_scale * len(ctx.forget))), len(ctx.retain))
     if n < 1:
         raise UserError("bad_teacher_sim: retain_scale × |D_f| gives no retain image; the "
                         "reconstructive steps (one per retain batch) need at least one")
-    index, _ = similarity_sample(sim, n, cfg["similar_fraction"], ctx.generator)
-    weights = similarity_weights(sim, index, cfg["neighbours"], cfg["weight_scale"])
+    index, _ = similarity_sample(sim, n, cfg.similar_fraction, ctx.generator)
+    weights = similarity_weights(sim, index, cfg.neighbours, cfg.weight_scale)
     weights = weights.to(ctx.device)
     retain = ctx.retain.subset(index)
 
     # Teacher outputs once: good teacher (= the original) on the retain subset, the
     # briefly trained bad teacher on D_f.
     good_logits = cached_teacher_logits(model, retain.images, ctx.device)
-    bad = train_bad_teacher(ctx.fresh_model(), ctx, cfg["bad_teacher_steps"],
-                            cfg["bad_teacher_lr"], cfg["bad_teacher_batch_size"])
+    bad = train_bad_teacher(ctx.fresh_model(), ctx, cfg.bad_teacher_steps,
+                            cfg.bad_teacher_lr, cfg.bad_teacher_batch_size)
     bad_logits = cached_teacher_logits(bad, ctx.forget.images, ctx.device)
     del bad
 
-    forget_bs = cfg["forget_batch_size"] or max(
-        1, math.ceil(cfg["batch_size"] * len(ctx.forget) / max(len(retain), 1)))
-    opt = make_optimizer(model.parameters(), cfg["optimizer"], cfg["lr"],
-                         cfg["weight_decay"], cfg["momentum"])
-    T, red = cfg["temperature"], cfg["reduction"]
-    model.train()
-    for _ in range(cfg["epochs"]):
-        for r, f in paired_batches(len(retain), len(ctx.forget), cfg["batch_size"],
-                                   ctx.generator, forget_batch_size=forget_bs):
-            # Images are indexed on the CPU, cached outputs on the device.
-            fd, rd = f.to(ctx.device), r.to(ctx.device)
-            destructive_step(model, opt, batch(ctx.forget, f, ctx.device)[0],
-                             bad_logits[fd], T, red)
-            reconstructive_step(model, opt, batch(retain, r, ctx.device)[0],
-                                good_logits[rd], weights[rd], T, red)
+    forget_bs = cfg.forget_batch_size or max(
+        1, math.ceil(cfg.batch_size * len(ctx.forget) / max(len(retain), 1)))
+    opt = optimizer_for(model.parameters(), cfg)
+    T, red = cfg.temperature, cfg.reduction
+
+    def step_loss(item):
+        # Images are indexed on the CPU, cached outputs on the device.
+        kind, index = item
+        on = index.to(ctx.device)
+        if kind == "forget":
+            return destructive_loss(model, batch(ctx.forget, index, ctx.device)[0],
+                                    bad_logits[on], T, red)
+        return reconstructive_loss(model, batch(retain, index, ctx.device)[0],
+                                   good_logits[on], weights[on], T, red)
+
+    for _ in range(cfg.epochs):
+        pairs = paired_batches(len(retain), len(ctx.forget), cfg.batch_size, ctx.generator,
+                               forget_batch_size=forget_bs)
+        # two optimiser steps per pair: the forget batch's, then the retain batch's
+        run_epoch(model, opt, (step for r, f in pairs for step in (("forget", f), ("retain", r))),
+                  step_loss)
     return model
 
 
-def destructive_step(model, opt, x, bad_logits, temperature, reduction):
-    """One optimiser step pulling a forget batch towards the bad teacher."""
-    _step(opt, kl_loss(model(x), bad_logits, temperature, reduction=reduction))
+def destructive_loss(model, x, bad_logits, temperature, reduction):
+    """The loss of the step pulling a forget batch towards the bad teacher."""
+    return kl_loss(model(x), bad_logits, temperature, reduction=reduction)
 
 
-def reconstructive_step(model, opt, x, good_logits, weights, temperature, reduction):
-    """One optimiser step pulling a retain batch towards the good teacher, weighted."""
-    _step(opt, kl_loss(model(x), good_logits, temperature, reduction=reduction,
-                       weights=weights))
-
-
-def _step(opt, loss):
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+def reconstructive_loss(model, x, good_logits, weights, temperature, reduction):
+    """The loss of the step pulling a retain batch towards the good teacher, weighted."""
+    return kl_loss(model(x), good_logits, temperature, reduction=reduction, weights=weights)

@@ -37,7 +37,7 @@ Departures from the source, and why:
   so BatchNorm sees the same batches in the same order.
 - No weight decay is given for stage 1 and the forget round (none is stated in the
   write-up or visible in the SalUn-style port; Deep Unlearn's port sets 0); they default
-  to 0 and are params.
+  to 0 and are keys of ContrastiveConfig.
 - The port's loaders are built elsewhere; whether D_f is shuffled is not visible. Here
   every pass shuffles (seeded by ctx.generator); the retain loader is shuffled in both.
 - The cosine schedule's T_max counts ceil(|D_f| / batch_size) forget steps per epoch, as
@@ -50,10 +50,12 @@ Departures from the source, and why:
 import torch
 import torch.nn.functional as F
 
+from unlearn.core.checks import non_negative, positive
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
+from unlearn.training.optim import EpochKeys, make_optimizer
+from unlearn.training.train import batch, batch_indices, run_epoch
 from unlearn.unlearning.distill import kl_loss
-from unlearn.training.train import batch, batch_indices, sgd as train_sgd
-from unlearn.unlearning.checks import at_least, non_negative, positive
 
 
 def uniform_kl_loss(logits):
@@ -76,74 +78,82 @@ def forget_round_steps(n_forget, batch_size, epochs):
     return epochs * -(-n_forget // batch_size)
 
 
-def _step(opt, loss):
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 def stage1(model, ctx, opt, batch_size):
     """One pass over D_f pulling predictions to uniform."""
-    model.train()
-    for index in batch_indices(len(ctx.forget), batch_size, ctx.generator):
-        x, _ = batch(ctx.forget, index, ctx.device)
-        _step(opt, uniform_kl_loss(model(x)))
+    def step_loss(index):
+        return uniform_kl_loss(model(batch(ctx.forget, index, ctx.device)[0]))
+    run_epoch(model, opt, batch_indices(len(ctx.forget), batch_size, ctx.generator), step_loss)
 
 
 def forget_round(model, ctx, opt, sched, batch_size, temperature):
     """zip(forget batches, shuffled retain batches): stops at the shorter, as zip does."""
-    model.train()
     pairs = zip(batch_indices(len(ctx.forget), batch_size, ctx.generator),
                 batch_indices(len(ctx.retain), batch_size, ctx.generator))
-    for f, r in pairs:
-        x_f, _ = batch(ctx.forget, f, ctx.device)
-        x_r, _ = batch(ctx.retain, r, ctx.device)
-        z_f = model(x_f)
+
+    def step_loss(pair):
+        f, r = pair
+        z_f = model(batch(ctx.forget, f, ctx.device)[0])
         with torch.no_grad():
-            z_r = model(x_r)
-        _step(opt, contrastive_forget_loss(z_f, z_r, temperature))
-        sched.step()
+            z_r = model(batch(ctx.retain, r, ctx.device)[0])
+        return contrastive_forget_loss(z_f, z_r, temperature)
+    run_epoch(model, opt, pairs, step_loss, after_step=sched.step)
 
 
 def retain_round(model, ctx, opt, batch_size):
     """One epoch of cross-entropy on D_r (the repair phase)."""
-    model.train()
-    for index in batch_indices(len(ctx.retain), batch_size, ctx.generator):
+    def step_loss(index):
         x, y = batch(ctx.retain, index, ctx.device)
-        _step(opt, F.cross_entropy(model(x), y))
+        return F.cross_entropy(model(x), y)
+    run_epoch(model, opt, batch_indices(len(ctx.retain), batch_size, ctx.generator), step_loss)
 
 
 def make_optimizers(model, cfg, n_forget):
     """The three optimisers and the forget-round scheduler, from cfg."""
     params = list(model.parameters())
-    sgd = train_sgd
-    opt1 = sgd(params, lr=cfg["stage1_lr"], momentum=cfg["stage1_momentum"],
-               weight_decay=cfg["stage1_weight_decay"])
-    opt_f = sgd(params, lr=cfg["forget_lr"], momentum=cfg["forget_momentum"],
-                weight_decay=cfg["forget_weight_decay"])
-    opt_r = sgd(params, lr=cfg["retain_base_lr"] * cfg["batch_size"] / 64,
-                momentum=cfg["retain_momentum"], weight_decay=cfg["retain_weight_decay"])
-    t_max = max(1, forget_round_steps(n_forget, cfg["batch_size"], cfg["epochs"]))
+    opt1 = make_optimizer(params, "sgd", cfg.stage1_lr, cfg.stage1_weight_decay,
+                          cfg.stage1_momentum)
+    opt_f = make_optimizer(params, "sgd", cfg.forget_lr, cfg.forget_weight_decay,
+                           cfg.forget_momentum)
+    opt_r = make_optimizer(params, "sgd", cfg.retain_base_lr * cfg.batch_size / 64,
+                           cfg.retain_weight_decay, cfg.retain_momentum)
+    t_max = max(1, forget_round_steps(n_forget, cfg.batch_size, cfg.epochs))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_f, T_max=t_max,
-                                                       eta_min=cfg["eta_min"])
+                                                       eta_min=cfg.eta_min)
     return opt1, opt_f, opt_r, sched
 
 
-@register("contrastive", batch_size=256, epochs=8, temperature=1.15,
-          stage1_lr=5e-3, stage1_momentum=0.9, stage1_weight_decay=0.0,
-          forget_lr=3e-4, forget_momentum=0.9, forget_weight_decay=0.0, eta_min=1e-6,
-          retain_base_lr=1e-3, retain_momentum=0.9, retain_weight_decay=1e-2,
-          checks={"batch_size": at_least(1), "epochs": at_least(0), "temperature": positive,
-                  "stage1_lr": positive, "stage1_momentum": non_negative,
-                  "stage1_weight_decay": non_negative, "forget_lr": positive,
-                  "forget_momentum": non_negative, "forget_weight_decay": non_negative,
-                  "eta_min": non_negative, "retain_base_lr": positive,
-                  "retain_momentum": non_negative, "retain_weight_decay": non_negative})
+@config
+class ContrastiveConfig(EpochKeys):
+    # the study gives no values for this method: all are fanchuan's entry's (as in the
+    # SalUn-style port and Deep Unlearn's KGLTop1); three SGD optimisers, no `optimizer` key
+    epochs: int = inherit(8, "forget round + retain round repetitions after stage 1")
+    batch_size: int = inherit(256, "images per batch, forget and retain")
+    temperature: float = param(1.15, "t, divides the forget-retain logit similarity z_f·z_rᵀ",
+                               positive)
+    stage1_lr: float = param(5e-3, "SGD lr of stage 1 (KL to uniform on D_f)", positive)
+    stage1_momentum: float = param(0.9, "SGD momentum of stage 1", non_negative)
+    stage1_weight_decay: float = param(0.0, "weight decay of stage 1 (none stated; Deep "
+                                       "Unlearn 0)", non_negative)
+    forget_lr: float = param(3e-4, "SGD lr of the forget rounds, start of the cosine "
+                             "schedule", positive)
+    forget_momentum: float = param(0.9, "SGD momentum of the forget rounds", non_negative)
+    forget_weight_decay: float = param(0.0, "weight decay of the forget rounds (none stated; "
+                                       "Deep Unlearn 0)", non_negative)
+    eta_min: float = param(1e-6, "floor of the forget rounds' cosine lr, T_max = epochs × "
+                           "forget batches", non_negative)
+    retain_base_lr: float = param(1e-3, "retain-round SGD lr = retain_base_lr × batch_size / "
+                                  "64", positive)
+    retain_momentum: float = param(0.9, "SGD momentum of the retain rounds", non_negative)
+    retain_weight_decay: float = param(1e-2, "weight decay of the retain rounds",
+                                       non_negative)
+
+
+@register("contrastive", ContrastiveConfig)
 def contrastive(model, ctx, cfg):
-    bs = cfg["batch_size"]
+    bs = cfg.batch_size
     opt1, opt_f, opt_r, sched = make_optimizers(model, cfg, len(ctx.forget))
     stage1(model, ctx, opt1, bs)
-    for _ in range(cfg["epochs"]):
-        forget_round(model, ctx, opt_f, sched, bs, cfg["temperature"])
+    for _ in range(cfg.epochs):
+        forget_round(model, ctx, opt_f, sched, bs, cfg.temperature)
         retain_round(model, ctx, opt_r, bs)
     return model

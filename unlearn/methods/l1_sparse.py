@@ -18,13 +18,13 @@ Choices: ‖θ‖₁ is Σ|p| summed tensor by tensor (the source concatenates a
 into one vector first; the value and gradient are the same). Batches: near-equal sizes
 (unlearn/training/loops.py says why).
 """
-import torch
 import torch.nn.functional as F
 
+from unlearn.core.checks import non_negative
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
+from unlearn.training.loops import SGDConfig, loss_epoch
 from unlearn.training.train import sgd
-from unlearn.unlearning.checks import at_least, non_negative, positive
-from unlearn.training.loops import loss_epoch
 
 
 def l1_gamma(epoch, epochs, alpha):
@@ -36,21 +36,27 @@ def l1_norm(params):
     return sum(p.abs().sum() for p in params)
 
 
-@register("l1_sparse", alpha=1e-4, lr=0.01, momentum=0.9, weight_decay=5e-4, epochs=2,
-          batch_size=256,
-          checks={"alpha": non_negative, "lr": positive, "momentum": non_negative,
-                  "weight_decay": non_negative, "epochs": at_least(1),
-                  "batch_size": at_least(1)})
+@config
+class L1SparseConfig(SGDConfig):
+    # momentum 0.9, weight decay 5e-4: theirs
+    lr: float = inherit(0.01, "SGD learning rate; theirs 0.01")
+    epochs: int = inherit(2, "E, passes over D_r; theirs 10 (÷5); E also sets the γ schedule")
+    batch_size: int = inherit(256, "images per step; theirs 256")
+    alpha: float = param(1e-4, "α: γ_e = α(1 − e/E) weighs ‖θ‖₁ in CE + γ_e·‖θ‖₁; theirs 1e-4",
+                         non_negative)
+
+
+@register("l1_sparse", L1SparseConfig)
 def l1_sparse(model, ctx, cfg):
     params = list(model.parameters())
-    opt = sgd(params, lr=cfg["lr"], momentum=cfg["momentum"],
-                          weight_decay=cfg["weight_decay"])
-    for epoch in range(cfg["epochs"]):
-        gamma = l1_gamma(epoch, cfg["epochs"], cfg["alpha"])
+    opt = sgd(params, lr=cfg.lr, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay)
+    for epoch in range(cfg.epochs):
+        gamma = l1_gamma(epoch, cfg.epochs, cfg.alpha)
 
         def loss_fn(logits, y, index, gamma=gamma):
             return F.cross_entropy(logits, y) + gamma * l1_norm(params)
 
-        loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg["batch_size"],
+        loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg.batch_size,
                    generator=ctx.generator, device=ctx.device)
     return model

@@ -6,16 +6,16 @@ Unlearning" (SCRUB paper), NeurIPS 2023, https://arxiv.org/abs/2302.09880, and t
 thirdparty/repdistiller/helper/loops.py for the ResNet runs; `l2_penalty` and
 `run_train_epoch` in the small-scale notebooks).
 Update, per step on a retain batch paired with the next forget batch (forget pass
-restarting when exhausted; even batch sizes, `loops.even_paired_batches`):
+restarting when exhausted; `train.paired_batches`):
     loss = α·( CE(B_r) + (wd/2)·‖θ − θ_0‖² ) − (1 − α)·CE(B_f),   θ ← SGD(θ, ∇loss),
 θ_0 = the original weights. Every NegGrad+ run in their code builds plain
 `SGD(lr, weight_decay=0)`: no momentum (momentum 0.9 belongs to SCRUB's optimiser).
 
-Defaults = their ResNet (large-scale) setting, `train_negrad`: α = 0.9999, SGD lr 0.01,
-model in train mode (BatchNorm normalises with batch statistics and updates its running
-statistics), no L2 term (weight_decay = 0 switches it off). Epochs: they run 5–10; we
-give it the study's 1-epoch budget for gradient methods (docs/study.md#setup), batch 64
-(MUFAC's).
+Defaults (NegGradPlusConfig) = their ResNet (large-scale) setting, `train_negrad`:
+α = 0.9999, SGD lr 0.01, model in train mode (BatchNorm normalises with batch statistics
+and updates its running statistics), no L2 term (weight_decay = 0 switches it off).
+Epochs: they run 5–10; we give it the study's 1-epoch budget for gradient methods
+(docs/study.md#setup), batch 64 (MUFAC's).
 
 Their small-scale setting (All-CNN without BatchNorm): α = 0.95, model in eval mode
 (BatchNorm frozen: running statistics used and kept), the L2-to-θ_0 term with wd 0.1,
@@ -31,41 +31,57 @@ Batches have near-equal sizes instead of a short last one (unlearn/training/loop
 in train mode a 7-image batch wrecked the model on the default data). The L2 term is
 computed only when weight_decay > 0 (it is 0 otherwise).
 """
+from typing import Literal
+
 import torch.nn.functional as F
 
+from unlearn.core.checks import in_unit_interval
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
-from unlearn.training.augment import AUGMENTATIONS
-from unlearn.unlearning.checks import at_least, in_unit_interval, non_negative, one_of, positive
-from unlearn.training.loops import even_paired_batches
-from unlearn.training.train import batch, make_optimizer
-
-BN_MODES = ("train", "eval")
+from unlearn.training.augment import Augment
+from unlearn.training.optim import SGDEpochConfig, make_optimizer
+from unlearn.training.train import batch, paired_batches, run_epoch
 
 
-@register("neggrad_plus", alpha=0.9999, lr=0.01, momentum=0.0, weight_decay=0.0,
-          bn_mode="train", epochs=1, batch_size=64, augment="none",
-          checks={"alpha": in_unit_interval, "lr": positive, "momentum": non_negative,
-                  "weight_decay": non_negative, "bn_mode": one_of(*BN_MODES),
-                  "epochs": at_least(0), "batch_size": at_least(1),
-                  "augment": one_of(*AUGMENTATIONS)})
+@config
+class NegGradPlusConfig(SGDEpochConfig):
+    # no `optimizer` key: the optimiser is always plain SGD without weight decay, and
+    # `weight_decay` is the L2-to-θ0 term's. Defaults: their ResNet setting (train_negrad)
+    lr: float = inherit(0.01, "SGD learning rate (theirs 0.01)")
+    weight_decay: float = inherit(0.0, "wd of the (wd/2)·‖θ − θ0‖² term, 0 = off (ResNet "
+                                  "none; small-scale 0.1)")
+    momentum: float = inherit(0.0, "SGD momentum (theirs 0: plain SGD in every NegGrad+ run)")
+    epochs: int = inherit(1, "passes over the retain set (the study's gradient-method "
+                          "budget; theirs 5–10 ResNet, 10 small-scale)")
+    batch_size: int = inherit(64, "images per step, both sets (MUFAC's; their small-scale "
+                              "32 or 64)")
+    alpha: float = param(0.9999, "α, weight of the retain CE; 1 − α of the forget CE "
+                         "(ResNet 0.9999; small-scale 0.95)", in_unit_interval)
+    bn_mode: Literal["train", "eval"] = param(
+        "train", "train, or eval = BatchNorm frozen (ResNet train; small-scale eval)")
+    augment: Augment = param("none", "augmentation of both batches")
+
+
+@register("neggrad_plus", NegGradPlusConfig)
 def neggrad_plus(model, ctx, cfg):
     initial = ([p.detach().clone() for p in model.parameters()]
-               if cfg["weight_decay"] > 0 else None)
-    opt = make_optimizer(model.parameters(), "sgd", cfg["lr"], 0.0, cfg["momentum"])
-    # eval: BatchNorm normalises with its running statistics and never updates them
-    model.train(cfg["bn_mode"] == "train")
-    for _ in range(cfg["epochs"]):
-        for r_index, f_index in even_paired_batches(len(ctx.retain), len(ctx.forget),
-                                                    cfg["batch_size"], ctx.generator):
-            x_r, y_r = batch(ctx.retain, r_index, ctx.device, cfg["augment"], ctx.generator)
-            x_f, y_f = batch(ctx.forget, f_index, ctx.device, cfg["augment"], ctx.generator)
-            l2 = (l2_to_initial(model.parameters(), initial, cfg["weight_decay"])
-                  if initial is not None else 0.0)
-            loss = neggrad_plus_loss(F.cross_entropy(model(x_r), y_r),
-                                     F.cross_entropy(model(x_f), y_f), l2, cfg["alpha"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+               if cfg.weight_decay > 0 else None)
+    opt = make_optimizer(model.parameters(), "sgd", cfg.lr, 0.0, cfg.momentum)
+
+    def step_loss(pair):
+        r_index, f_index = pair
+        x_r, y_r = batch(ctx.retain, r_index, ctx.device, cfg.augment, ctx.generator)
+        x_f, y_f = batch(ctx.forget, f_index, ctx.device, cfg.augment, ctx.generator)
+        l2 = (l2_to_initial(model.parameters(), initial, cfg.weight_decay)
+              if initial is not None else 0.0)
+        return neggrad_plus_loss(F.cross_entropy(model(x_r), y_r),
+                                 F.cross_entropy(model(x_f), y_f), l2, cfg.alpha)
+
+    for _ in range(cfg.epochs):
+        # eval: BatchNorm normalises with its running statistics and never updates them
+        run_epoch(model, opt, paired_batches(len(ctx.retain), len(ctx.forget), cfg.batch_size,
+                                             ctx.generator),
+                  step_loss, train=cfg.bn_mode == "train")
     return model
 
 

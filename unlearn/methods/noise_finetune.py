@@ -32,16 +32,17 @@ methods on this project's CPU budget (bench/methods.py gives the measured ratio 
 finetune). Noise is drawn from ctx.generator on the CPU. Batches: near-equal sizes
 (unlearn/training/loops.py says why).
 """
+from typing import Literal
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unlearn.core.checks import non_negative
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
+from unlearn.training.loops import SGDConfig, class_weights, loss_epoch, seeded_normal_like
 from unlearn.training.train import sgd
-from unlearn.unlearning.checks import at_least, non_negative, one_of, positive
-from unlearn.training.loops import class_weights, loss_epoch, seeded_normal_like
-
-SCOPES = ("top_level", "all_conv")
 
 
 def noised_convs(model, scope):
@@ -58,27 +59,36 @@ def add_noise(modules, std, generator):
         m.weight.add_(seeded_normal_like(m.weight, std, generator))
 
 
-@register("noise_finetune", noise_std=0.6, final_noise_std=0.005, noise_scope="top_level",
-          lr=7e-4, momentum=0.9, weight_decay=5e-4, epochs=2, batch_size=64,
-          checks={"noise_std": non_negative, "final_noise_std": non_negative,
-                  "noise_scope": one_of(*SCOPES), "lr": positive, "momentum": non_negative,
-                  "weight_decay": non_negative, "epochs": at_least(1),
-                  "batch_size": at_least(1)})
+@config
+class NoiseFinetuneConfig(SGDConfig):
+    # momentum 0.9, weight decay 5e-4: his
+    lr: float = inherit(7e-4, "SGD learning rate, cosine over the epochs; his 7e-4")
+    epochs: int = inherit(2, "passes over D_r; his 4 (÷2); cosine T_max = epochs")
+    batch_size: int = inherit(64, "images per step; his 64")
+    noise_std: float = param(0.6, "σ₀ of the Gaussian noise on the conv weights; his 0.6",
+                             non_negative)
+    final_noise_std: float = param(0.005, "σ₁, added again before the last epoch; his 0.005",
+                                   non_negative)
+    noise_scope: Literal["top_level", "all_conv"] = param(
+        "top_level", "convs noised: top_level (his code: conv1 on ResNet-18) or all_conv")
+
+
+@register("noise_finetune", NoiseFinetuneConfig)
 def noise_finetune(model, ctx, cfg):
-    modules = noised_convs(model, cfg["noise_scope"])
-    add_noise(modules, cfg["noise_std"], ctx.generator)
+    modules = noised_convs(model, cfg.noise_scope)
+    add_noise(modules, cfg.noise_std, ctx.generator)
     weights = class_weights(ctx.retain.labels, ctx.num_classes, power=-1.0).to(ctx.device)
 
     def loss_fn(logits, y, index):
         return F.cross_entropy(logits, y, weight=weights)
 
-    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                          weight_decay=cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"])
-    for epoch in range(cfg["epochs"]):
-        loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg["batch_size"],
+    opt = sgd(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    for epoch in range(cfg.epochs):
+        loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg.batch_size,
                    generator=ctx.generator, device=ctx.device)
-        if epoch == cfg["epochs"] - 2:
-            add_noise(modules, cfg["final_noise_std"], ctx.generator)
+        if epoch == cfg.epochs - 2:
+            add_noise(modules, cfg.final_noise_std, ctx.generator)
         sched.step()
     return model

@@ -5,6 +5,6 @@ A correct metric must rank it near the bottom: it still carries the forget set.
 from unlearn.methods import register
 
 
-@register("original")
+@register("original", calibration="untouched")
 def original(model, ctx, cfg):
     return model

@@ -40,11 +40,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unlearn.core.checks import finite, fraction, positive
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
+from unlearn.training.loops import SGDConfig, class_weights, loss_epoch
 from unlearn.training.train import sgd
-from unlearn.unlearning.checks import at_least, finite, fraction, non_negative, positive
 from unlearn.unlearning.distill import cached_teacher_logits
-from unlearn.training.loops import class_weights, loss_epoch
 from unlearn.unlearning.masks import split_flat, top_k_mask
 
 
@@ -99,30 +100,41 @@ def round_to_half(model):
             t.copy_(t.half().to(t.dtype))
 
 
-@register("prune_reinit", prune_fraction=0.99, class_weight_power=-0.1, lr=5e-4,
-          momentum=0.9, weight_decay=5e-4, epochs=1.6, batch_size=64, round_to_half=True,
-          checks={"prune_fraction": fraction, "class_weight_power": finite,
-                  "lr": positive, "momentum": non_negative, "weight_decay": non_negative,
-                  "epochs": positive, "batch_size": at_least(1)})
+@config
+class PruneReinitConfig(SGDConfig):
+    # momentum 0.9, weight decay 5e-4: his
+    lr: float = inherit(5e-4, "SGD learning rate; his 5e-4")
+    epochs: float = param(1.6, "passes over D_r, fractional: steps = int(batches per epoch × "
+                          "epochs); his 3.2 (÷2)", positive)
+    batch_size: int = inherit(64, "images per step; his 64")
+    prune_fraction: float = param(0.99, "share of all conv/linear weights and biases pruned "
+                                  "(global, smallest |value|) and re-initialised; his 0.99",
+                                  fraction)
+    class_weight_power: float = param(-0.1, "CE weights count_c^power on D_r; his -0.1", finite)
+    round_to_half: bool = param(True, "his final float16 round trip of every float tensor; "
+                                "his true")
+
+
+@register("prune_reinit", PruneReinitConfig)
 def prune_reinit(model, ctx, cfg):
     teacher_logits = cached_teacher_logits(model, ctx.retain.images, ctx.device)
-    prune_and_reinit(model, cfg["prune_fraction"], ctx.generator)
+    prune_and_reinit(model, cfg.prune_fraction, ctx.generator)
     weights = class_weights(ctx.retain.labels, ctx.num_classes,
-                            cfg["class_weight_power"]).to(ctx.device)
+                            cfg.class_weight_power).to(ctx.device)
 
     def loss_fn(logits, y, index):
         return entropy_matching_loss(logits, y, teacher_logits[index.to(ctx.device)], weights)
 
-    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                          weight_decay=cfg["weight_decay"])
-    per_epoch = -(-len(ctx.retain) // cfg["batch_size"])
-    remaining = int(per_epoch * cfg["epochs"])
+    opt = sgd(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay)
+    per_epoch = -(-len(ctx.retain) // cfg.batch_size)
+    remaining = int(per_epoch * cfg.epochs)
     while remaining > 0:
-        steps = loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg["batch_size"],
+        steps = loss_epoch(model, ctx.retain, opt, loss_fn, batch_size=cfg.batch_size,
                            generator=ctx.generator, device=ctx.device, max_steps=remaining)
         if steps == 0:          # an empty retain set: nothing to train on
             break
         remaining -= steps
-    if cfg["round_to_half"]:
+    if cfg.round_to_half:
         round_to_half(model)
     return model

@@ -31,11 +31,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from unlearn.core import compute
+from unlearn.core.checks import at_least, fraction, non_negative
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
-from unlearn.unlearning.checks import at_least, fraction, non_negative, positive
-from unlearn.training.loops import cross_entropy, even_batches, loss_epoch, set_lr
+from unlearn.training.loops import SGDConfig, cross_entropy, loss_epoch, set_lr
+from unlearn.training.train import batch, batch_indices, sgd
 from unlearn.unlearning.masks import top_k_mask
-from unlearn.training.train import batch, sgd
 
 
 def conv_layers(model):
@@ -51,7 +52,7 @@ def forget_retain_gradients(model, ctx, batch_size):
     model.train()
     with compute.full_precision(model):  # a selection, like importances: in fp32
         for split, sign in ((ctx.retain.subset(subset), 1.0), (ctx.forget, -1.0)):
-            for index in even_batches(len(split), batch_size, ctx.generator):
+            for index in batch_indices(len(split), batch_size, ctx.generator):
                 x, y = batch(split, index, ctx.device)
                 grads = torch.autograd.grad(sign * F.cross_entropy(model(x), y), weights)
                 for t, g in zip(total, grads):
@@ -83,17 +84,27 @@ def warmup_decay_factor(epoch, epochs):
     return (total - epoch) / (total - warm)
 
 
-@register("reinit_finetune", reinit_fraction=0.3, grad_scale=0.1, lr=1e-3, momentum=0.9,
-          weight_decay=5e-4, epochs=2, batch_size=64, grad_batch_size=64,
-          checks={"reinit_fraction": fraction, "grad_scale": non_negative, "lr": positive,
-                  "momentum": non_negative, "weight_decay": non_negative,
-                  "epochs": at_least(1), "batch_size": at_least(1),
-                  "grad_batch_size": at_least(1)})
+@config
+class ReinitFinetuneConfig(SGDConfig):
+    # momentum 0.9, weight decay 5e-4: theirs
+    lr: float = inherit(1e-3, "peak SGD learning rate of the per-epoch linear warm-up/decay; "
+                        "theirs 1e-3")
+    epochs: int = inherit(2, "passes over D_r; theirs 5 (÷2.5; lr factors 1, ½)")
+    batch_size: int = inherit(64, "images per fine-tuning step; theirs 64")
+    reinit_fraction: float = param(0.3, "share of each conv layer's weights (smallest |g|) "
+                                   "re-initialised; theirs 0.3", fraction)
+    grad_scale: float = param(0.1, "gradient factor of the kept conv weights; theirs 0.1",
+                              non_negative)
+    grad_batch_size: int = param(64, "images per batch of the gradient pass that picks the "
+                                 "weights; theirs 64", at_least(1))
+
+
+@register("reinit_finetune", ReinitFinetuneConfig)
 def reinit_finetune(model, ctx, cfg):
-    masks = smallest_gradient_masks(forget_retain_gradients(model, ctx, cfg["grad_batch_size"]),
-                                    cfg["reinit_fraction"])
+    masks = smallest_gradient_masks(forget_retain_gradients(model, ctx, cfg.grad_batch_size),
+                                    cfg.reinit_fraction)
     reinit_masked(model, masks, ctx.generator)
-    scales = [(m.weight, torch.where(masks[name], 1.0, cfg["grad_scale"]).to(m.weight.dtype))
+    scales = [(m.weight, torch.where(masks[name], 1.0, cfg.grad_scale).to(m.weight.dtype))
               for name, m in conv_layers(model)]
 
     @torch.no_grad()
@@ -102,11 +113,11 @@ def reinit_finetune(model, ctx, cfg):
             if w.grad is not None:
                 w.grad.mul_(scale)
 
-    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                          weight_decay=cfg["weight_decay"])
-    for epoch in range(1, cfg["epochs"] + 1):
-        set_lr(opt, cfg["lr"] * warmup_decay_factor(epoch, cfg["epochs"]))
-        loss_epoch(model, ctx.retain, opt, cross_entropy, batch_size=cfg["batch_size"],
+    opt = sgd(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay)
+    for epoch in range(1, cfg.epochs + 1):
+        set_lr(opt, cfg.lr * warmup_decay_factor(epoch, cfg.epochs))
+        loss_epoch(model, ctx.retain, opt, cross_entropy, batch_size=cfg.batch_size,
                    generator=ctx.generator, device=ctx.device,
                    before_step=scale_kept_gradients)
     return model

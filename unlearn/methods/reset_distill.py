@@ -29,18 +29,19 @@ copy of each layer); the teacher's logits are computed once per split (eval mode
 augmentation: they never change). Batches: near-equal sizes (unlearn/training/loops.py).
 """
 import copy
+from typing import Literal
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from unlearn.core.checks import at_least, non_negative, positive
+from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
+from unlearn.training.loops import SGDConfig, forked_seed, loss_epoch
+from unlearn.training.model import module_names
 from unlearn.training.train import sgd
-from unlearn.unlearning.checks import at_least, module_names, non_negative, one_of, positive
 from unlearn.unlearning.distill import cached_teacher_logits, kl_loss
-from unlearn.training.loops import forked_seed, loss_epoch
-
-DISTILL_SPLITS = ("val", "retain")
 
 
 @torch.no_grad()
@@ -62,42 +63,54 @@ def kl_t(student_logits, teacher_logits, temperature):
     return kl_loss(student_logits, teacher_logits, temperature, reduction="batchmean")
 
 
-@register("reset_distill", reset_layers=["conv1", "fc"], distill_split="val",
-          temperature=5.0, warmup_epochs=3, warmup_lr=9e-4, warmup_momentum=0.9,
-          warmup_weight_decay=5e-4, epochs=1, lr=1e-3, momentum=0.9, weight_decay=5e-4,
-          kl_weight=2.0, batch_size=64,
-          checks={"reset_layers": module_names(nn.Conv2d, nn.Linear),
-                  "distill_split": one_of(*DISTILL_SPLITS), "temperature": positive,
-                  "warmup_epochs": at_least(0), "warmup_lr": positive,
-                  "warmup_momentum": non_negative, "warmup_weight_decay": non_negative,
-                  "epochs": at_least(0), "lr": positive, "momentum": non_negative,
-                  "weight_decay": non_negative, "kl_weight": non_negative,
-                  "batch_size": at_least(1)})
+@config
+class ResetDistillConfig(SGDConfig):
+    # lr, momentum, weight decay of the D_r epochs (1e-3, 0.9, 5e-4): theirs
+    lr: float = inherit(1e-3, "SGD learning rate of the D_r epochs, cosine over them; "
+                        "theirs 1e-3")
+    epochs: int = param(1, "epochs on D_r; theirs 3 (÷3; the cosine then never lowers the lr)",
+                        at_least(0))
+    batch_size: int = inherit(64, "images per step, warm-up and D_r; theirs 64")
+    reset_layers: list[str] = param(["conv1", "fc"], "Conv2d/Linear modules re-initialised "
+                                    "(reset_parameters); theirs conv1, fc",
+                                    module_names(nn.Conv2d, nn.Linear))
+    distill_split: Literal["val", "retain"] = param(
+        "val", "warm-up data: val (theirs: the held-out selection split) or retain")
+    temperature: float = param(5.0, "T of the KL terms; theirs 5", positive)
+    warmup_epochs: int = param(3, "epochs of KL_T on distill_split; theirs 3", at_least(0))
+    warmup_lr: float = param(9e-4, "warm-up SGD learning rate; theirs 9e-4", positive)
+    warmup_momentum: float = param(0.9, "warm-up SGD momentum; theirs 0.9", non_negative)
+    warmup_weight_decay: float = param(5e-4, "warm-up SGD weight decay; theirs 5e-4",
+                                       non_negative)
+    kl_weight: float = param(2.0, "weight of KL_T on D_r; theirs 2 (CE + softCE + KL = "
+                             "CE + 2·KL + const)", non_negative)
+
+
+@register("reset_distill", ResetDistillConfig)
 def reset_distill(model, ctx, cfg):
-    t = cfg["temperature"]
-    warm_split = ctx.val if cfg["distill_split"] == "val" else ctx.retain
+    t = cfg.temperature
+    warm_split = ctx.val if cfg.distill_split == "val" else ctx.retain
     # The student still holds the original weights: its eval-mode logits are the teacher's.
     teacher_warm = cached_teacher_logits(model, warm_split.images, ctx.device)
     teacher_retain = cached_teacher_logits(model, ctx.retain.images, ctx.device)
-    reset_layers(model, cfg["reset_layers"], ctx.generator)
-    common = dict(batch_size=cfg["batch_size"], generator=ctx.generator, device=ctx.device)
+    reset_layers(model, cfg.reset_layers, ctx.generator)
+    common = dict(batch_size=cfg.batch_size, generator=ctx.generator, device=ctx.device)
 
-    warm = sgd(model.parameters(), lr=cfg["warmup_lr"],
-                           momentum=cfg["warmup_momentum"],
-                           weight_decay=cfg["warmup_weight_decay"])
-    for _ in range(cfg["warmup_epochs"]):
+    warm = sgd(model.parameters(), lr=cfg.warmup_lr, momentum=cfg.warmup_momentum,
+               weight_decay=cfg.warmup_weight_decay)
+    for _ in range(cfg.warmup_epochs):
         loss_epoch(model, warm_split, warm,
                    lambda z, y, i: kl_t(z, teacher_warm[i.to(ctx.device)], t), **common)
 
-    opt = sgd(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
-                          weight_decay=cfg["weight_decay"])
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg["epochs"], 1))
+    opt = sgd(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+              weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
 
     def retain_loss(z, y, i):
         teacher = teacher_retain[i.to(ctx.device)]
-        return F.cross_entropy(z, y) + cfg["kl_weight"] * kl_t(z, teacher, t)
+        return F.cross_entropy(z, y) + cfg.kl_weight * kl_t(z, teacher, t)
 
-    for _ in range(cfg["epochs"]):
+    for _ in range(cfg.epochs):
         loss_epoch(model, ctx.retain, opt, retain_loss, **common)
         sched.step()
     return model

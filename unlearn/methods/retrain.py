@@ -1,7 +1,7 @@
 """`retrain`: the gold-standard calibration row (docs/methods.md#retrain): a model trained
 from scratch on the retain set with the original's recipe. Its batch order and augmentation
 use the seed seed_offset + unlearning seed, disjoint from the reference retrained models'
-seeds (stages/unlearn.py checks it); its initial weights come from ctx.fresh_model(), drawn
+seeds (RetrainConfig.cross_check); its initial weights come from ctx.fresh_model(), drawn
 from the run's own generator (seeded by the unlearning seed), so they differ from the
 references' in practice rather than by construction.
 
@@ -9,13 +9,30 @@ Its unlearn_seconds is a full retraining, so its cost ratio is ~1 by constructio
 """
 import torch
 
+from unlearn.core.checks import at_least
+from unlearn.core.config import Config, config, param
 from unlearn.methods import register
 from unlearn.training.train import fit
 
 
-@register("retrain", seed_offset=1000)
+@config
+class RetrainConfig(Config):
+    seed_offset: int = param(1000, "calibration retrains use seeds seed_offset + s, disjoint "
+                             "from the reference models' `retrain.seeds`", at_least(0))
+
+    def cross_check(self, params):
+        """The calibration models must not reuse the scorer's reference seeds."""
+        clash = ({self.seed_offset + s for s in params["runs"]["seeds"]}
+                 & set(params["retrain"]["seeds"]))
+        if clash:
+            return [f"unlearn.retrain.seed_offset: seeds {sorted(clash)} are also reference "
+                    "seeds in retrain.seeds; choose a larger offset"]
+        return []
+
+
+@register("retrain", RetrainConfig, calibration="reference")
 def retrain(model, ctx, cfg):
-    seed = cfg["seed_offset"] + ctx.seed
+    seed = cfg.seed_offset + ctx.seed
     torch.manual_seed(seed)
     fresh = ctx.fresh_model()
     fresh, _, _ = fit(fresh, ctx.retain, ctx.val, ctx.train_recipe,

@@ -14,7 +14,7 @@ value the rule changed (factor < 1 on a non-zero weight), and `mean_dampening_fa
 the mean factor over those elements (1.0 when none). A run with share 0 returned the
 original model unchanged.
 
-Defaults are the study's: reference = retain set, α = 10, λ = 0.1. Foster et al.'s
+Defaults (SSDConfig) are the study's: reference = retain set, α = 10, λ = 0.1. Foster et al.'s
 setting (ResNet-18, CIFAR) uses the full training set as reference and λ = 1:
     unlearn:
       ssd: {reference: train, alpha: 10.0, lam: 1.0, importance: batch}
@@ -29,24 +29,38 @@ Departures:
 - Foster et al.'s code has an exponent on the ratio and a lower bound (both 1 in their
   experiments: factor = min((λ I_ref/I_f)^1, 1)); they are fixed at 1 here.
 """
+from typing import Literal
+
 import torch
 
-from unlearn.methods import register
-from unlearn.unlearning.checks import at_least, non_negative, one_of
+from unlearn.core.checks import at_least, non_negative
+from unlearn.core.config import Config, config, param
 from unlearn.data.splits import Split
-from unlearn.unlearning.importance import FORMS, combine, importances
+from unlearn.methods import register
+from unlearn.unlearning.importance import combine, importances
 
-REFERENCES = ("retain", "train")
+
+@config
+class SSDConfig(Config):
+    alpha: float = param(10.0, "α, selection threshold: dampen where I_f > α·I_ref "
+                         "(study 10; Foster et al. 10)", non_negative)
+    lam: float = param(0.1, "λ, dampening: θ ← min(λ·I_ref / I_f, 1)·θ (study 0.1; "
+                       "Foster et al. 1)", non_negative)
+    reference: Literal["retain", "train"] = param(
+        "retain", "I_ref's set: retain, or train = retain ∪ forget (study retain; "
+        "Foster et al. train)")
+    importance: Literal["per_example", "batch"] = param(    # importance.FORMS
+        "per_example", "per_example, or batch = the batch-mean form (study: not stated; "
+        "Foster et al. batch)")
+    batch_size: int = param(64, "images per importance batch; batch form only", at_least(1))
+    chunk_size: int = param(64, "examples per forward pass of the per_example form; memory "
+                            "only, never changes the result", at_least(1))
 
 
-@register("ssd", alpha=10.0, lam=0.1, reference="retain", importance="per_example",
-          batch_size=64, chunk_size=64,
-          checks={"alpha": non_negative, "lam": non_negative,
-                  "reference": one_of(*REFERENCES), "importance": one_of(*FORMS),
-                  "batch_size": at_least(1), "chunk_size": at_least(1)})
+@register("ssd", SSDConfig)
 def ssd(model, ctx, cfg):
     i_f, i_ref = ssd_importances(model, ctx, cfg)
-    shares = dampen(model, i_f, i_ref, cfg["alpha"], cfg["lam"])
+    shares = dampen(model, i_f, i_ref, cfg.alpha, cfg.lam)
     ctx.stats.update({k: shares[k] for k in ("dampened_share", "mean_dampening_factor")})
     return model
 
@@ -54,14 +68,14 @@ def ssd(model, ctx, cfg):
 def ssd_importances(model, ctx, cfg):
     """(I_f, I_ref) as configured: importances on D_f and on the reference set."""
     def imp(split):
-        return importances(model, split, ctx.device, form=cfg["importance"],
-                           batch_size=cfg["batch_size"], chunk_size=cfg["chunk_size"],
+        return importances(model, split, ctx.device, form=cfg.importance,
+                           batch_size=cfg.batch_size, chunk_size=cfg.chunk_size,
                            generator=ctx.generator)
     i_f = imp(ctx.forget)
     i_r = imp(ctx.retain)
-    if cfg["reference"] == "retain":
+    if cfg.reference == "retain":
         return i_f, i_r
-    if cfg["importance"] == "per_example":
+    if cfg.importance == "per_example":
         return i_f, combine([(i_r, len(ctx.retain)), (i_f, len(ctx.forget))])
     # batch form: batches must mix retain and forget images as a full-train loader would
     return i_f, imp(Split.concat([ctx.retain, ctx.forget]))

@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from unlearn.scoring.roles import find_role
+
 # (metrics key, label, sign): sign −1 for metrics where lower is better
 METRICS = (("score", "score (primary)", 1), ("official_score", "official score", 1),
            ("klom_forget", "KLoM forget", -1), ("tow", "ToW", 1))
@@ -47,12 +49,12 @@ def agreement(rows, reps, level):
 
 def calibration_separation(rows, reps, level):
     """[(label, P(retrain beats original), separated)] per metric with replicates: does the
-    metric tell the gold standard from doing nothing at this N? Separated when that share is
-    at least (1 + level) / 2 (as the report's groups)."""
-    names = [r["method"] for r in rows]
-    if reps is None or "retrain" not in names or "original" not in names:
+    metric tell the gold standard (the reference row, retrain) from doing nothing (the
+    untouched one, original) at this N? Separated when that share is at least (1 + level) / 2
+    (as the report's groups)."""
+    i, j = find_role(rows, "reference"), find_role(rows, "untouched")
+    if reps is None or i is None or j is None:
         return []
-    i, j = names.index("retrain"), names.index("original")
     out = []
     for key, label, sign in METRICS:
         if key in reps:

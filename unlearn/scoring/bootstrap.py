@@ -27,7 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SCHEMES = ("bayesian", "multinomial")
+from unlearn.core import sections
+from unlearn.core.sections import BootstrapConfig
+
+SCHEMES = sections.SCHEMES   # score.bootstrap.scheme's values, declared with the section
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,14 @@ class Draws:
 
 
 def check_settings(resamples, level, scheme="multinomial") -> None:
-    """ValueError naming the setting when a bootstrap can't be run with it."""
-    if isinstance(resamples, bool) or int(resamples) != resamples or resamples < 1:
-        raise ValueError(f"resamples: must be an integer >= 1, got {resamples!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level: must lie strictly between 0 and 1, got {level!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: {scheme!r} unknown; choose from {', '.join(SCHEMES)}")
+    """ValueError naming the setting when a bootstrap can't be run with it: the rules of
+    `score.bootstrap` (unlearn/core/sections.py)."""
+    if isinstance(resamples, np.integer):
+        resamples = int(resamples)
+    _, problems = BootstrapConfig.problems(
+        {"resamples": resamples, "level": level, "scheme": scheme}, "bootstrap")
+    if problems:
+        raise ValueError(problems[0].removeprefix("bootstrap."))
 
 
 def _weights(rng, b, n, scheme):

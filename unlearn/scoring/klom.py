@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from unlearn.core.sections import KlomConfig
 from unlearn.scoring.official import _batched, _model_weights
 from unlearn.scoring.official_rules import grid_count
 
-BINS, CLIP, FLOOR, PERCENTILE = 20, 100.0, 1e-5, 95.0
+_DEFAULTS = KlomConfig()   # score.klom's defaults, declared with the section
+BINS, CLIP, PERCENTILE = _DEFAULTS.bins, _DEFAULTS.clip, _DEFAULTS.percentile
+FLOOR = 1e-5
 
 
 def margins(logits, labels) -> np.ndarray:
@@ -43,11 +46,13 @@ def margins(logits, labels) -> np.ndarray:
 
 
 def check(bins: int, clip: float) -> None:
-    """ValueError naming the setting when KLoM can't be computed with it."""
-    if isinstance(bins, bool) or int(bins) != bins or bins < 2:
-        raise ValueError(f"bins: must be an integer >= 2, got {bins!r}")
-    if not clip > 0:
-        raise ValueError(f"clip: must be > 0, got {clip!r}")
+    """ValueError naming the setting when KLoM can't be computed with it: the rules of
+    `score.klom` (unlearn/core/sections.py)."""
+    if isinstance(bins, np.integer):
+        bins = int(bins)
+    _, problems = KlomConfig.problems({"bins": bins, "clip": clip}, "klom")
+    if problems:
+        raise ValueError(problems[0].removeprefix("klom."))
 
 
 _EXAMPLES_PER_CHUNK = 64        # bounds the [B, models, examples] work arrays

@@ -6,14 +6,18 @@ A saved board is plain data: {"scorer", "ci_level", "n_runs", "n_originals", "n_
 "cost_limit", "rows": [...]}, rows best score first; each row holds `method`, `calibration`,
 `score`, `score_ci`, `official_score` (+ `_ci`, when computed), `forget_quality`,
 `retain_acc`, `test_acc`, `group` (0 = the top group; rows sharing one are not told apart),
-`rank`, `rank_ci`, `p_best`, `cost_ratio`, `over_cost_limit`, `unlearn_seconds`.
+`rank`, `rank_ci`, `p_best`, `cost_ratio`, `over_cost_limit`, `unlearn_seconds` and, with
+intervals and a reference row (unlearn/scoring/roles.py), `forget_quality_vs_retrain` (+ `_ci`).
 """
 import statistics
 
-CALIBRATION = ("original", "retrain")   # reference rows, not unlearning methods
+from unlearn.scoring.roles import calibration_role
+
 ROW_KEYS = ("score", "score_ci", "official_score", "official_score_ci", "forget_quality",
             "retain_acc", "test_acc", "forget_acc", "diverged_runs", "n_runs")
 UNCERTAINTY_KEYS = ("group", "rank", "rank_ci", "p_best", "p_beats_next")
+# F / F_retrain of the primary forget quality (the report's table also shows the official one)
+RATIO_KEYS = ("forget_quality_vs_retrain", "forget_quality_vs_retrain_ci")
 
 
 def cost(unlearn_seconds, retrain_seconds, limit):
@@ -37,12 +41,14 @@ def board(rows, unc, header):
     out = dict(header)
     out["rows"] = []
     for i, r in enumerate(rows):
-        row = {"method": r["method"], "calibration": r["method"] in CALIBRATION}
+        row = {"method": r["method"], "calibration": calibration_role(r) is not None}
         row.update({k: r[k] for k in ROW_KEYS if k in r})
         row.update({k: r[k] for k in ("cost_ratio", "over_cost_limit", "unlearn_seconds")})
         row.update({k: (unc[k][i] if unc is not None else None) for k in UNCERTAINTY_KEYS})
         if unc is None:   # no intervals (too few runs): the rank of the point scores only
             row["rank"] = i + 1
+        else:
+            row.update({k: unc[k][i] for k in RATIO_KEYS if k in unc})
         out["rows"].append(row)
     return out
 

@@ -226,7 +226,7 @@ def score_runs(method, run_logits, labels, refs, cfg, originals=None):
     if cfg["scorer"] in ("official", "both"):
         if len(refs) != n:
             raise UserError(f"retrain.seeds: the official scorer needs as many reference models "
-                            f"as unlearning runs (unlearn.seeds), got {len(refs)} vs {n}")
+                            f"as unlearning runs (runs.seeds), got {len(refs)} vs {n}")
         results["official"] = official_scores(forget_u, ref_forgets, labels["forget"],
                                               run_acc, ref_acc, cfg, draws)
     for scorer, (f, score, eps, f_reps, s_reps) in results.items():

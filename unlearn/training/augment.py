@@ -11,7 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("none", "flip", "choi_na")
+# the type of an `augment` key and its values, declared with the params sections
+from unlearn.core.sections import AUGMENTATIONS, Augment
 
 
 def random_flip(x, generator):
@@ -48,7 +49,7 @@ def color_jitter(x, generator, strength=0.2):
     return x.clamp_(0, 1)
 
 
-def augment(x, kind, generator):
+def augment(x, kind: Augment, generator):
     if kind == "none":
         return x
     if kind == "flip":

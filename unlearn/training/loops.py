@@ -3,23 +3,25 @@
 `train.train_epoch` is one epoch of CE; the methods added beyond the study need the same
 pass with a different loss (relabelled targets, an L1 term, teacher logits looked up by
 index, class weights) or something done between backward and step (gradient masks)
-and after the step (restoring frozen weights). `loss_epoch` is that pass, written once.
+and after the step (restoring frozen weights). `loss_epoch` is that pass: the one epoch loop
+(`train.run_epoch`) over the one batcher (`train.batch_indices`) with a loss that sees the
+batch's indices.
 
-Batches: `even_batches` cuts a shuffled pass into ceil(n / batch_size) batches whose
-sizes differ by at most one — as many steps as a DataLoader without drop_last, none
-larger than batch_size, and no short trailing batch. The sources' loaders keep a short
-last batch (n mod batch_size); on this project's default data of the time that was 583 mod 64 = 7
-retain images, and BatchNorm in train mode over 7 examples (ResNet-18's last stage is
-1×1 at 16 px) gave that step a gradient ~9× larger than the others (norm 125–133 vs
-10–17). One epoch of NegGrad+ (plain SGD, lr 0.01) ended at retain accuracy 0.17 with
-that batch (seed 0) and 0.50–0.75 without it (seeds 0–2); the original has 0.67
-(measured on the default data with a probe script, not a test). At the sources' sizes
-(MUFAC: 9,825 retain images, 128 px) the two are practically the same pass.
+History: these methods used to cut a pass into ceil(n / batch_size) batches of near-equal
+size (`even_batches`), the study's methods and the models' training into batches of
+batch_size with a shorter last one; one batcher now serves all (issue 19). `batch_indices`
+merges a trailing batch of one example into the one before it, the case where BatchNorm in
+train mode cannot normalise at all; a short last batch of a few examples remains and gives
+that step a larger gradient (on a 583-image retain set of the time, a last batch of 7 gave
+NegGrad+ a gradient ~9x the others'; the default data's retain set, 599 images, leaves 23 at
+batch 64 and 87 at batch 256).
 """
 import torch
 import torch.nn.functional as F
 
-from unlearn.training.train import batch, paired_batches
+from unlearn.core.config import config, inherit, param
+from unlearn.training.optim import SGDEpochConfig
+from unlearn.training.train import batch, batch_indices, run_epoch
 
 
 def loss_epoch(model, split, optimizer, loss_fn, *, batch_size, generator, device,
@@ -32,37 +34,15 @@ def loss_epoch(model, split, optimizer, loss_fn, *, batch_size, generator, devic
     optimizer.step() (gradient masks, scaling); `after_step()` after it (restoring frozen
     weights). Stops after `max_steps` steps when given. Returns the steps taken.
     """
-    model.train()
-    steps = 0
-    for index in even_batches(len(split), batch_size, generator):
-        if max_steps is not None and steps >= max_steps:
-            break
+    def step_loss(index):
         x, y = batch(split, index, device)
         if labels is not None:
             y = labels[index].to(device)
-        loss = loss_fn(model(x), y, index)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if before_step is not None:
-            before_step()
-        optimizer.step()
-        if after_step is not None:
-            after_step()
-        steps += 1
-    return steps
+        return loss_fn(model(x), y, index)
 
-
-def even_batches(n, batch_size, generator):
-    """A shuffled pass over range(n) in ceil(n / batch_size) batches of near-equal size."""
-    if n == 0:
-        return []
-    order = torch.randperm(n, generator=generator)
-    return list(order.tensor_split(-(-n // batch_size)))
-
-
-def even_paired_batches(n_retain, n_forget, batch_size, generator):
-    """`train.paired_batches` with even batches (see `even_batches`)."""
-    return paired_batches(n_retain, n_forget, batch_size, generator, batcher=even_batches)
+    return run_epoch(model, optimizer, batch_indices(len(split), batch_size, generator),
+                     step_loss, before_step=before_step, after_step=after_step,
+                     max_steps=max_steps)
 
 
 def cross_entropy(logits, y, index=None):
@@ -108,10 +88,31 @@ def random_labels(labels, num_classes, generator, exclude_true=False):
 
 def random_label_epoch(model, ctx, cfg, opt, before_step=None, after_step=None):
     """One epoch of Random Labelling (random_label, salun): a pass over D_f against
-    labels drawn afresh (cfg["exclude_true"]: only wrong ones), then a pass over D_r."""
+    labels drawn afresh (cfg.exclude_true: only wrong ones), then a pass over D_r."""
     relabelled = random_labels(ctx.forget.labels, ctx.num_classes, ctx.generator,
-                               cfg["exclude_true"])
-    common = dict(batch_size=cfg["batch_size"], generator=ctx.generator, device=ctx.device,
+                               cfg.exclude_true)
+    common = dict(batch_size=cfg.batch_size, generator=ctx.generator, device=ctx.device,
                   before_step=before_step, after_step=after_step)
     loss_epoch(model, ctx.forget, opt, cross_entropy, labels=relabelled, **common)
     loss_epoch(model, ctx.retain, opt, cross_entropy, **common)
+
+
+@config
+class SGDConfig(SGDEpochConfig):
+    """The keys of the SGD-only methods beyond the study (random_label, salun, l1_sparse,
+    reinit_finetune, noise_finetune, prune_reinit, reset_distill): plain SGD, no `optimizer`
+    key. Each method sets its own defaults and notes with `inherit(...)`; every one of their
+    sources uses momentum 0.9 and weight decay 5e-4."""
+    lr: float = inherit(1e-3, "SGD learning rate")
+    momentum: float = inherit(0.9, "SGD momentum; theirs 0.9")
+    weight_decay: float = inherit(5e-4, "SGD weight decay; theirs 5e-4")
+    epochs: int = inherit(2, "passes over D_r")
+
+
+@config
+class RandomLabelKeys(SGDConfig):
+    """The keys `random_label_epoch` reads, shared by random_label and salun."""
+    epochs: int = inherit(2, "epochs of (D_f with random labels, then D_r); theirs 10 (÷5)")
+    batch_size: int = inherit(256, "images per step; theirs 256")
+    exclude_true: bool = param(False, "true: draw only wrong labels (theirs may draw the "
+                               "true one)")

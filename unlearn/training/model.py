@@ -3,12 +3,13 @@
 unlearn/training/resnet.py is torchvision's ResNet-18 written out (same names, same initial
 weights for a seed), so stages do not pay for importing torchvision.
 """
+import functools
+
 import torch
 
 from unlearn.core.errors import UserError
+from unlearn.core.sections import ARCHITECTURES   # train.arch's values
 from unlearn.training.resnet import resnet18
-
-ARCHITECTURES = ("resnet18",)
 
 
 def build_model(num_classes, arch="resnet18"):
@@ -78,3 +79,28 @@ def load_checkpoint(path, *, arch=None, num_classes=None):
         first = str(e).strip().splitlines()[0]
         raise UserError(f"{path}: weights do not fit {ckpt['arch']} ({first})") from None
     return model, ckpt
+
+
+@functools.lru_cache(maxsize=None)
+def _module_names(arch, kinds):
+    """Names of the modules of the given types in `arch` (built once, never trained)."""
+    return tuple(name for name, m in build_model(8, arch).named_modules()
+                 if name and (not kinds or isinstance(m, kinds)))
+
+
+def module_names(*kinds, arch="resnet18", min_len=1):
+    """A list of distinct module names of `arch` (e.g. ["conv1", "fc"]), each of one of
+    the given layer types (any module when none is given)."""
+    def check(value):
+        if len(value) < min_len:
+            return f"must name at least {min_len} layer(s), got {list(value)!r}"
+        if len(set(value)) != len(value):
+            return f"a layer is named twice in {list(value)!r}"
+        known = _module_names(arch, kinds)
+        for name in value:
+            if not isinstance(name, str) or name not in known:
+                what = "/".join(k.__name__ for k in kinds) or "module"
+                return (f"{name!r} is not a {what} of {arch}; e.g. "
+                        f"{', '.join(known[:3])} … {known[-1]}")
+        return None
+    return check

@@ -8,8 +8,9 @@ stated in the report; we use a random horizontal flip.
 epoch kept.
 Keys set next to `preset` in params.yaml override the preset's values.
 """
-from unlearn.training.augment import AUGMENTATIONS
-from unlearn.core.errors import UserError
+import typing
+
+from unlearn.core.sections import Preset, TrainConfig
 
 PRESETS = {
     "study": dict(optimizer="adam", lr=5e-4, weight_decay=5e-3, momentum=0.0, epochs=50,
@@ -18,24 +19,14 @@ PRESETS = {
                     batch_size=64, milestones=[10, 20], gamma=0.1, augment="choi_na",
                     select_best=False),
 }
+assert tuple(PRESETS) == typing.get_args(Preset)   # the train section's preset names
 RECIPE_KEYS = tuple(PRESETS["study"])
-OPTIMIZERS = ("adam", "sgd")
 
 
 def resolve_recipe(section, where="train"):
-    """Preset values overridden by any recipe key given beside `preset`."""
-    preset = section.get("preset", "study")
-    if preset not in PRESETS:
-        raise UserError(f"{where}.preset: {preset!r} unknown; choose from {sorted(PRESETS)}")
-    recipe = dict(PRESETS[preset])
-    recipe.update({k: v for k, v in section.items() if k in RECIPE_KEYS})
-    if recipe["optimizer"] not in OPTIMIZERS:
-        raise UserError(f"{where}.optimizer: {recipe['optimizer']!r} unknown; choose from {OPTIMIZERS}")
-    if recipe["augment"] not in AUGMENTATIONS:
-        raise UserError(f"{where}.augment: {recipe['augment']!r} unknown; choose from {AUGMENTATIONS}")
-    for key in ("epochs", "batch_size"):
-        if recipe[key] < 1:
-            raise UserError(f"{where}.{key}: must be ≥ 1, got {recipe[key]}")
-    if recipe["lr"] <= 0:
-        raise UserError(f"{where}.lr: must be > 0, got {recipe['lr']}")
+    """The `train` section parsed by its class (unlearn/core/sections.py), as the recipe
+    dict: the preset's values overridden by any recipe key given beside `preset`."""
+    cfg = TrainConfig.parse(section, where)
+    recipe = {k: (list(v) if isinstance(v, list) else v) for k, v in PRESETS[cfg.preset].items()}
+    recipe.update(cfg.recipe_overrides())
     return recipe

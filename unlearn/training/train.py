@@ -1,6 +1,10 @@
-"""Shared loops: batching, one training epoch, evaluation, logits, the full `fit`.
+"""Shared loops: the one batcher, the one epoch loop, evaluation, logits, the full `fit`.
 
-Every method reuses these; none writes its own epoch loop over tensors.
+`batch_indices` is the only way a pass over a split is cut into batches and `run_epoch` the
+only loop that takes optimiser steps over them: `train_epoch` (cross-entropy, the models'
+training) and loops.loss_epoch (a method's own loss) are it with a loss, and a method whose
+step is more than one batch (NegGrad's retain/forget pairs, SCRUB's max and min passes) hands
+it its own batches and loss as hooks. No method writes its own epoch loop.
 """
 import copy
 
@@ -10,6 +14,7 @@ from tqdm import tqdm
 
 from unlearn.core import compute
 from unlearn.core.metrics import accuracy
+from unlearn.training.optim import fused_options, make_optimizer
 from unlearn.training.augment import augment as apply_augment
 from unlearn.data.splits import to_float
 
@@ -63,50 +68,62 @@ def batch(split, index, device, augment="none", generator=None):
 
 def sgd(params, **kwargs):
     """torch.optim.SGD with this block's optimiser options (fused or not)."""
-    return torch.optim.SGD(params, **kwargs, **_extra())
+    return torch.optim.SGD(params, **kwargs, **fused_options())
 
 
 def adam(params, **kwargs):
     """torch.optim.Adam with this block's optimiser options (fused or not)."""
-    return torch.optim.Adam(params, **kwargs, **_extra())
+    return torch.optim.Adam(params, **kwargs, **fused_options())
 
 
-def _extra():
-    return {"fused": True} if compute.OPTIMIZER_OPTIONS["fused"] else {}
-
-
-def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):
-    extra = {"fused": True} if compute.OPTIMIZER_OPTIONS["fused"] else {}
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **extra)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                               **extra)
-    raise ValueError(f"optimizer {name!r} unknown; choose adam or sgd")
+def run_epoch(model, optimizer, batches, step_loss, *, before_step=None, after_step=None,
+              max_steps=None, desc=None, train=True):
+    """The epoch loop: for each item of `batches` (an index tensor from `batch_indices`, or
+    whatever a method pairs, e.g. (retain, forget) indices), `step_loss(item)` gives the loss
+    and one optimiser step follows. In train mode; `before_step()` runs between backward and
+    step (gradient masks, scaling), `after_step()` after it (restoring frozen weights, a
+    per-step scheduler). Stops after `max_steps` steps when given; returns the steps taken.
+    `train=False` runs the pass with the model in eval mode (BatchNorm frozen)."""
+    model.train(train)
+    if desc is not None:
+        batches = tqdm(batches, desc=desc, leave=False, disable=None)
+    steps = 0
+    for item in batches:
+        if max_steps is not None and steps >= max_steps:
+            break
+        loss = step_loss(item)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if before_step is not None:
+            before_step()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        steps += 1
+    return steps
 
 
 def train_epoch(model, split, optimizer, *, batch_size, generator, device, augment="none",
                 desc="train", step_scheduler=None):
     """One epoch of cross-entropy on `split`; returns mean loss and accuracy."""
-    model.train()
     # Running sums stay on the device (no host sync per step). The loss sum is float64,
     # added in the same order as Python floats were before: the same bytes on the CPU.
     total_loss = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
-    for index in tqdm(batch_indices(len(split), batch_size, generator), desc=desc,
-                      leave=False, disable=None):
+
+    def step_loss(index):
+        nonlocal total_loss, correct, seen
         x, y = batch(split, index, device, augment, generator)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step_scheduler is not None:
-            step_scheduler.step()
         total_loss += loss.detach().double() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+        return loss
+
+    run_epoch(model, optimizer, batch_indices(len(split), batch_size, generator), step_loss,
+              after_step=step_scheduler.step if step_scheduler is not None else None, desc=desc)
     return {"loss": total_loss.item() / max(seen, 1), "acc": correct.item() / max(seen, 1)}
 
 

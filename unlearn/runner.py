@@ -89,7 +89,7 @@ def setup_unlearning(prepared, originals, device="auto", train_recipe=None, comp
     `inline_unlearning_inputs` read from them (for workers on other machines).
     """
     device = pick_device(device)
-    compute.configure_process(compute.resolve(compute_cfg or {}, device), device)
+    compute.apply_to_process(compute.resolve(compute_cfg or {}, device), device)
     if isinstance(originals, dict) and "state_dict" not in originals:
         ckpts = {seed: _checkpoint(c) for seed, c in originals.items()}
     else:

@@ -1,12 +1,14 @@
-"""Shared by train_original and train_retrained: fit a ResNet-18 and write its artifacts.
+"""One training run, start to finish: fit a ResNet-18 on the prepared splits and write its
+artifacts. What the train_original and train_retrained stages run (stages/train_original.py,
+stages/train_retrained.py); every path comes from the caller.
 
-Writes <out>/model.pt (checkpoint), <out>/logits.npz + logits.json (eval logits and labels
-on every split, as numpy, so scoring never reruns a model nor imports torch), metrics/train/<name>.json (accuracies, best epoch) and
-metrics/train/<name>.timing.json (wall-clock seconds, kept apart because it differs
-between identical runs), and a dvclive folder of per-epoch curves for `dvc plots`.
+Writes <out_dir>/model.pt (checkpoint), <out_dir>/logits.npz + logits.json (eval logits and
+labels on every split, as numpy, so scoring never reruns a model nor imports torch),
+<metrics>.json (accuracies, best epoch), <metrics>.timing.json (wall-clock seconds, kept
+apart because it differs between identical runs) and the dvclive folder <metrics>/ of
+per-epoch curves for `dvc plots`.
 """
 import time
-from pathlib import Path
 
 import torch
 from dvclive import Live
@@ -21,33 +23,35 @@ from unlearn.data.splits import EVAL_SPLITS
 from unlearn.core.metrics import accuracy
 from unlearn.training.train import fit, logits_of
 
-PREPARED = Path("data/prepared")
 
+def train_and_save(params, *, name, on, seed, prepared, out_dir, metrics):
+    """Train on `on` ("train" = retain ∪ forget, or "retain") with the params' recipe.
 
-def train_and_save(params, *, name, on, seed, out_dir):
-    """Train on `on` ("train" = retain ∪ forget, or "retain") with the params' recipe."""
+    prepared: the prepare stage's folder; out_dir: the model's folder (replaced whole);
+    metrics: the dvclive folder, and with .json / .timing.json the metric files; name: the
+    run's name in progress lines."""
     recipe = resolve_recipe(params["train"])
     arch = params["train"].get("arch", "resnet18")
     device = pick_device(params["device"])
     fast = compute.resolve(params.get("compute"), device)
-    compute.configure_process(fast, device)
+    compute.apply_to_process(fast, device)
     with profiling.phase("load data"):   # on the device once: batches are gathered there
-        splits = {name: split.to(device) for name, split in load_prepared(PREPARED).items()}
+        splits = {name: split.to(device) for name, split in load_prepared(prepared).items()}
     train_set = (Split.concat([splits["retain"], splits["forget"]]) if on == "train"
                  else splits["retain"])
-    num_classes = read_num_classes()
+    num_classes = read_num_classes(prepared)
 
     torch.manual_seed(seed)
     model = compute.prepare_model(build_model(num_classes, arch).to(device), fast)
-    live = Live(dir=f"metrics/train/{name}", save_dvc_exp=False, dvcyaml=False)
+    live = Live(dir=str(metrics), save_dvc_exp=False, dvcyaml=False)
 
     progress = Progress(recipe["epochs"], name, unit="epoch")
 
-    def on_epoch(epoch, metrics):
-        for key, value in metrics.items():
+    def on_epoch(epoch, values):
+        for key, value in values.items():
             live.log_metric(key, value)
         live.next_step()
-        progress.step(", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        progress.step(", ".join(f"{k} {v:.3f}" for k, v in values.items()))
 
     start = time.perf_counter()
     with profiling.phase("train"), compute.scope(fast, device):
@@ -68,11 +72,11 @@ def train_and_save(params, *, name, on, seed, out_dir):
                         extra={"seed": seed, "trained_on": on, "best_epoch": best_epoch,
                                "compute": record})
         logits_file.save(tmp / "logits", logits, labels, {"seed": seed, "compute": record})
-    metrics = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
+    scores = {f"{s}_acc": accuracy(logits[s], labels[s]) for s in EVAL_SPLITS}
     # a DVC metric: measured numbers only (the seed and epochs are params, in the path and
     # the checkpoint), so that `dvc metrics show` stays a few columns
-    metrics.update(best_epoch=best_epoch)
-    write_json(f"metrics/train/{name}.json", metrics)
-    write_json(f"metrics/train/{name}.timing.json", {"seconds": seconds})
+    scores.update(best_epoch=best_epoch)
+    write_json(f"{metrics}.json", scores)
+    write_json(f"{metrics}.timing.json", {"seconds": seconds})
     print(f"{name}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                  for k, v in metrics.items()))
+                                  for k, v in scores.items()))
