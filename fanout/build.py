@@ -65,6 +65,9 @@ def build_stage(source, task):
                 "task_seconds": time.perf_counter() - began, "ran": task.stage in ran_stages(out)}
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+        # again at the end: an attempt killed while this one started may not have been
+        # reaped yet then (a zombie still answers kill 0), nor its guard have cleaned up
+        remove_dead_workspaces(workspace.parent)
 
 
 # `dvc push --run-cache` sends the run-cache entries only, not the files of `cache: false`
@@ -109,9 +112,7 @@ def new_workspace(scratch, stage):
     killed between two steps leaves its workspace behind)."""
     scratch = Path(scratch or tempfile.gettempdir())
     scratch.mkdir(parents=True, exist_ok=True)
-    for old in scratch.glob("fanout-*"):
-        if old.is_dir() and (old / OWNER).exists() and not _owner_alive(old):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_dead_workspaces(scratch)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stage)
     workspace = Path(tempfile.mkdtemp(prefix=f"fanout-{name}-", dir=scratch))
     (workspace / OWNER).write_text(str(os.getpid()))
@@ -121,12 +122,25 @@ def new_workspace(scratch, stage):
 OWNER = ".fanout-owner"   # pid of the Ray worker whose attempt the workspace is
 
 
+def remove_dead_workspaces(scratch):
+    """Remove the workspaces in `scratch` whose attempt's Ray worker is dead."""
+    for old in Path(scratch).glob("fanout-*"):
+        if old.is_dir() and (old / OWNER).exists() and not _owner_alive(old):
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def _owner_alive(folder):
+    """Whether the workspace's Ray worker runs. A killed worker that its parent has not
+    reaped yet is a zombie: kill(pid, 0) still succeeds, /proc says state Z."""
     try:
-        os.kill(int((folder / OWNER).read_text()), 0)
-        return True
+        pid = int((folder / OWNER).read_text())
+        os.kill(pid, 0)
     except (OSError, ValueError):
         return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True     # no /proc (not Linux): kill(pid, 0) is all we know
 
 
 def run_guarded(cwd, *cmd):
