@@ -85,6 +85,7 @@ def test_a_preset_before_its_data_is_in_place_costs_no_prepared_data(unchanged):
     assert proc.returncode == 0, proc.stderr   # applied, with a note that data is missing
     assert "note: data.root: data/mufac/custom_korean_family_dataset_resolution_128 not " \
            "found" in proc.stderr
+    assert "python -m tools.fetch_mufac" in proc.stderr   # says how to fetch it
     proc = dvc(unchanged, "repro", "prepare", check=False)
     assert proc.returncode != 0
     assert error_lines(proc.stderr + proc.stdout)[0].startswith(

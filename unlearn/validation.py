@@ -33,9 +33,9 @@ def check_data_root(root, base="."):
     first missing one named). Contents are checked by the prepare stage."""
     root = Path(base) / root
     if not root.is_dir():
-        raise UserError(f"data.root: {root} not found; put the dataset folder "
-                        f"({DATASET_DIRNAME}) there (docs/dataset.md#using-real-mufac) or "
-                        f"point data.root at it")
+        raise UserError(f"data.root: {root} not found; fetch MUFAC there with `python -m "
+                        f"tools.fetch_mufac` (docs/dataset.md#using-real-mufac) or point "
+                        f"data.root at a copy of {DATASET_DIRNAME}")
     for split in SPLITS:
         for name in (csv_name(split), images_dirname(split)):
             if not (root / name).exists():
