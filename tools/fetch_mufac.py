@@ -74,13 +74,14 @@ def main(argv=None):
                 print(f"downloading {args.url}", file=sys.stderr)
                 fetch.download(args.url, archive, timeout=args.timeout)
                 downloaded = True
+        digest = fetch.sha256(archive) if archive.is_file() else None   # read once: printed too
         try:
-            fetch.unpack(archive, target, args.rows, args.sha256)
+            fetch.unpack(archive, target, args.rows, args.sha256, digest)
         except UserError:
             if downloaded:      # a rerun downloads again rather than reusing a bad archive
                 archive.unlink(missing_ok=True)
             raise
-        print(f"{archive}: SHA-256 {fetch.sha256(archive)}")
+        print(f"{archive}: SHA-256 {digest}")
     print(f"{target}: ready")
     if args.dvc_add:
         proc = subprocess.run(["dvc", "add", str(target)], capture_output=True, text=True)

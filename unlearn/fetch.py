@@ -74,15 +74,17 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def check_archive(path, expected_sha256=None):
-    """The archive is a whole zip (its CRCs hold), matches `expected_sha256` when given, and
-    no entry leaves its folder; returns the prefix under which the dataset's files lie
-    ("" or "<folder>/")."""
+def check_archive(path, expected_sha256=None, digest=None):
+    """The archive is a whole zip (its CRCs hold), matches `expected_sha256` when given (its
+    `digest`, when the caller has it already), and no entry leaves its folder; returns the
+    prefix under which the dataset's files lie ("" or "<folder>/")."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: archive not found")
-    if expected_sha256 and sha256(path) != expected_sha256.lower():
-        raise UserError(f"{path}: SHA-256 {sha256(path)} is not the expected {expected_sha256}")
+    if expected_sha256:
+        digest = digest or sha256(path)
+        if digest != expected_sha256.lower():
+            raise UserError(f"{path}: SHA-256 {digest} is not the expected {expected_sha256}")
     if not zipfile.is_zipfile(path):
         raise UserError(f"{path}: not a zip archive (a truncated or interrupted download?)")
     with zipfile.ZipFile(path) as archive:
@@ -130,13 +132,13 @@ def check_layout(root, expected_rows=None):
     return root
 
 
-def unpack(archive, target, expected_rows=None, expected_sha256=None):
+def unpack(archive, target, expected_rows=None, expected_sha256=None, digest=None):
     """Check `archive`, unpack it and check the layout, then move it onto `target` (which
     must not exist). A failure at any step leaves `target` as it was and no partial folder."""
     target = Path(target)
     if target.exists():
         raise UserError(f"{target}: already there; remove it to fetch again")
-    prefix = check_archive(archive, expected_sha256)
+    prefix = check_archive(archive, expected_sha256, digest)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
