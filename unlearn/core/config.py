@@ -38,22 +38,21 @@ def param(default, doc="", check=None):
 
 def inherit(default, doc=None):
     """A base class's key with another default: the base's check (and, unless `doc` is
-    given, its note) are kept."""
-    return param(default, doc=_INHERIT, check=doc)
-
-
-_INHERIT = object()
+    given, its note) are kept; `config` fills them in."""
+    field = param(default, doc)
+    field.metadata = types.MappingProxyType({"inherit": True, "doc": doc})
+    return field
 
 
 def config(cls):
     """Make `cls` a frozen dataclass of params (see the module docstring)."""
     for name, value in list(vars(cls).items()):
-        if isinstance(value, dataclasses.Field) and value.metadata.get("doc") is _INHERIT:
+        if isinstance(value, dataclasses.Field) and value.metadata.get("inherit"):
             base = next((f for b in cls.__mro__[1:] if dataclasses.is_dataclass(b)
                          for f in dataclasses.fields(b) if f.name == name), None)
             if base is None:
                 raise TypeError(f"{cls.__name__}.{name}: inherit() but no base class has it")
-            doc = value.metadata.get("check")     # inherit() keeps a new note there
+            doc = value.metadata["doc"]
             value.metadata = types.MappingProxyType(
                 {**base.metadata, **({"doc": doc} if doc is not None else {})})
     return dataclasses.dataclass(frozen=True)(cls)

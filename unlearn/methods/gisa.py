@@ -29,14 +29,13 @@ weight decay is the usual L2 term added to the gradient, in every group.
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from unlearn.core.checks import at_least, positive
 from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
 from unlearn.training.augment import Augment
 from unlearn.training.optim import EpochConfig, optimizer_for
-from unlearn.training.train import batch, paired_batches, run_epoch
+from unlearn.training.train import paired_batches, paired_ces, run_epoch
 from unlearn.unlearning.importance import importances
 
 
@@ -71,11 +70,8 @@ def gisa(model, ctx, cfg):
     opt = optimizer_for(groups, cfg)    # each group's lr overrides cfg.lr
 
     def step_loss(pair):
-        r_index, f_index = pair
-        x_r, y_r = batch(ctx.retain, r_index, ctx.device, cfg.augment, ctx.generator)
-        x_f, y_f = batch(ctx.forget, f_index, ctx.device, cfg.augment, ctx.generator)
-        return joint_loss(F.cross_entropy(model(x_r), y_r),
-                          F.cross_entropy(model(x_f), y_f), cfg.eps)
+        return joint_loss(*paired_ces(model, ctx.retain, ctx.forget, pair, ctx.device,
+                                      cfg.augment, ctx.generator), cfg.eps)
 
     for _ in range(cfg.epochs):
         run_epoch(model, opt, paired_batches(len(ctx.retain), len(ctx.forget), cfg.batch_size,

@@ -30,14 +30,13 @@ turn the method into a no-op; with their sizes it drops about 1 step in 24.
 """
 from typing import Literal
 
-import torch.nn.functional as F
 
 from unlearn.core.checks import at_least, non_negative
 from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
 from unlearn.training.augment import Augment
 from unlearn.training.optim import EpochConfig, optimizer_for
-from unlearn.training.train import batch, paired_batches, run_epoch
+from unlearn.training.train import paired_batches, paired_ces, run_epoch
 
 
 @config
@@ -61,11 +60,8 @@ def neggrad(model, ctx, cfg):
     opt = optimizer_for(model.parameters(), cfg)
 
     def step_loss(pair):
-        r_index, f_index = pair
-        x_r, y_r = batch(ctx.retain, r_index, ctx.device, cfg.augment, ctx.generator)
-        x_f, y_f = batch(ctx.forget, f_index, ctx.device, cfg.augment, ctx.generator)
-        return neggrad_loss(F.cross_entropy(model(x_r), y_r),
-                            F.cross_entropy(model(x_f), y_f), cfg.lam)
+        return neggrad_loss(*paired_ces(model, ctx.retain, ctx.forget, pair, ctx.device,
+                                        cfg.augment, ctx.generator), cfg.lam)
 
     for _ in range(cfg.epochs):
         run_epoch(model, opt, paired_batches(len(ctx.retain), len(ctx.forget), cfg.batch_size,

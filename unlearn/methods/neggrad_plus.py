@@ -33,14 +33,13 @@ computed only when weight_decay > 0 (it is 0 otherwise).
 """
 from typing import Literal
 
-import torch.nn.functional as F
 
 from unlearn.core.checks import in_unit_interval
 from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
 from unlearn.training.augment import Augment
 from unlearn.training.optim import SGDEpochConfig, make_optimizer
-from unlearn.training.train import batch, paired_batches, run_epoch
+from unlearn.training.train import paired_batches, paired_ces, run_epoch
 
 
 @config
@@ -69,13 +68,11 @@ def neggrad_plus(model, ctx, cfg):
     opt = make_optimizer(model.parameters(), "sgd", cfg.lr, 0.0, cfg.momentum)
 
     def step_loss(pair):
-        r_index, f_index = pair
-        x_r, y_r = batch(ctx.retain, r_index, ctx.device, cfg.augment, ctx.generator)
-        x_f, y_f = batch(ctx.forget, f_index, ctx.device, cfg.augment, ctx.generator)
         l2 = (l2_to_initial(model.parameters(), initial, cfg.weight_decay)
               if initial is not None else 0.0)
-        return neggrad_plus_loss(F.cross_entropy(model(x_r), y_r),
-                                 F.cross_entropy(model(x_f), y_f), l2, cfg.alpha)
+        retain_ce, forget_ce = paired_ces(model, ctx.retain, ctx.forget, pair, ctx.device,
+                                          cfg.augment, ctx.generator)
+        return neggrad_plus_loss(retain_ce, forget_ce, l2, cfg.alpha)
 
     for _ in range(cfg.epochs):
         # eval: BatchNorm normalises with its running statistics and never updates them

@@ -51,6 +51,15 @@ def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=
         yield r, f
 
 
+def paired_ces(model, retain, forget, pair, device, augment="none", generator=None):
+    """(CE on the retain batch, CE on the forget batch) of one `paired_batches` item: both
+    batches gathered (and augmented) first, then two forward passes, retain first."""
+    r_index, f_index = pair
+    x_r, y_r = batch(retain, r_index, device, augment, generator)
+    x_f, y_f = batch(forget, f_index, device, augment, generator)
+    return F.cross_entropy(model(x_r), y_r), F.cross_entropy(model(x_f), y_f)
+
+
 def batch(split, index, device, augment="none", generator=None):
     """Float images (augmented if asked) and labels of `split[index]` on `device`.
 
