@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import unlearn.methods.neggrad as ng
+import unlearn.training.train as train
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
 from unlearn.methods import UnlearnContext, method_config
 from unlearn.training.model import build_model
@@ -55,7 +56,7 @@ def test_forget_iterator_restarts(monkeypatch):
             forget_batches.append(index.tolist())
         return batch(split, index, *args, **kwargs)
 
-    monkeypatch.setattr(ng, "batch", spy)
+    monkeypatch.setattr(train, "batch", spy)   # the paired step gathers through it
     ng.neggrad(tiny_model(), ctx, method_config("neggrad", {"batch_size": 8}))
     assert [len(b) for b in forget_batches] == [8, 4, 8, 4, 8]
     first, second = forget_batches[0] + forget_batches[1], forget_batches[2] + forget_batches[3]
@@ -72,7 +73,7 @@ def test_forget_batch_size_option(monkeypatch):
             sizes.append(len(index))
         return batch(split, index, *args, **kwargs)
 
-    monkeypatch.setattr(ng, "batch", spy)
+    monkeypatch.setattr(train, "batch", spy)   # the paired step gathers through it
     cfg = method_config("neggrad", {"batch_size": 8, "forget_batch_size": 5})
     ng.neggrad(tiny_model(), ctx, cfg)
     assert sizes == [5, 5]
