@@ -18,7 +18,9 @@ default stays plain fp32 and bit-for-bit deterministic while a GPU gets the fast
   (CUDA only: the CPU path is deterministic at a fixed thread count anyway).
 - compile: torch.compile the model (opt-in: minutes of compiling, needs a C++ compiler).
 - fused_optimizer: Adam / SGD as one fused kernel (unlearn.training.train.make_optimizer).
-- eval_batch_size: images per forward pass when collecting logits.
+- eval_batch_size: images per forward pass when computing logits; auto bounds the pass's
+  memory by the image size (`eval_batch`). Logits do not depend on it (each image's
+  forward pass in eval mode is its own).
 """
 import contextlib
 import os
@@ -35,10 +37,18 @@ DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 # environment before the process's first cuBLAS call (PyTorch's reproducibility notes).
 CUBLAS_WORKSPACE = ":4096:8"
 
-# Options every optimiser made by unlearn.training.train gets; set for a block by `scope`.
-# fused: one kernel over all parameters instead of ~6 passes per tensor; the optimiser
-# step was ~40 % of a 16-px ResNet-18 training step on the CPU (torch.profiler).
-OPTIMIZER_OPTIONS = {"fused": False}
+# What the loops inside a block read, set for it by `scope`. fused_optimizer: Adam / SGD
+# as one kernel over all parameters instead of ~6 passes per tensor; the optimiser step was
+# ~40 % of a 16-px ResNet-18 training step on the CPU (torch.profiler).
+# eval_batch_size: every logits pass (unlearn.training.train.logits_of) reads it.
+SCOPED = {"fused_optimizer": False, "eval_batch_size": "auto"}
+# auto's bound on images × pixels per eval forward pass. ResNet-18's widest eval activation
+# is conv1's output plus its BatchNorm's, 2 × 64 channels × (H/2)(W/2) floats per image:
+# 2 MB at 128 px, so 2^22 pixels (256 images at 128 px) hold about 0.5 GB. Measured at
+# 9,932 / 1,562 images of 128 px (bench/mufac_rehearsal.py, issue 20): a pass of 1,024
+# images peaked 2.2 GB above the training step's memory, 256 images 0.6 GB.
+EVAL_PIXELS = 2 ** 22
+EVAL_BATCH_MAX = 1024
 
 
 def check_compute(cfg, where="compute"):
@@ -153,13 +163,23 @@ def full_precision(*models):
 
 @contextlib.contextmanager
 def scope(cfg, device=None):
-    """Optimiser options for the models trained inside the block."""
-    saved = dict(OPTIMIZER_OPTIONS)
-    OPTIMIZER_OPTIONS["fused"] = cfg["fused_optimizer"]
+    """The optimiser options and the eval batch size for the models run inside the block."""
+    saved = dict(SCOPED)
+    SCOPED.update({key: cfg.get(key, DEFAULTS[key]) for key in SCOPED})
     try:
         yield
     finally:
-        OPTIMIZER_OPTIONS.update(saved)
+        SCOPED.update(saved)
+
+
+def eval_batch(images, size=None):
+    """Images per eval forward pass over `images` ([N, C, H, W]): `size`, else the block's
+    `eval_batch_size` (`scope`); auto = EVAL_BATCH_MAX, fewer for large images (EVAL_PIXELS)."""
+    size = SCOPED["eval_batch_size"] if size is None else size
+    if size == "auto":
+        pixels = images.shape[-1] * images.shape[-2] if images.ndim >= 2 else 1
+        return max(1, min(EVAL_BATCH_MAX, EVAL_PIXELS // max(1, pixels)))
+    return int(size)
 
 
 def record(cfg, device):

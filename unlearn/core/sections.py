@@ -122,8 +122,10 @@ class ComputeConfig(Config):
     deterministic: bool = param(True, "CUDA: deterministic kernels, TF32 off")
     compile: bool = param(False, "torch.compile the model (compiling takes minutes)")
     fused_optimizer: bool = param(True, "Adam / SGD as one fused kernel")
-    eval_batch_size: int = param(1024, "images per forward pass when collecting logits",
-                                 at_least(1))
+    eval_batch_size: int | Literal["auto"] = param(
+        "auto", "images per forward pass when computing logits (saved logits, best-epoch "
+                "evaluation, teachers' targets); auto = 1024, fewer for images over 64 px so "
+                "that a pass holds about 0.5 GB (256 at 128 px)", count_or_auto)
 
     def validate(self):
         if self.deterministic and self.cudnn_benchmark is True:

@@ -52,7 +52,7 @@ class SGDEpochConfig(EpochKeys, StepKeys):       # lr, weight_decay, momentum, e
 def fused_options():
     """The keyword that makes Adam/SGD one fused kernel, when the run's compute settings
     (unlearn/core/compute.py, `compute.fused_optimizer`) ask for it."""
-    return {"fused": True} if compute.OPTIMIZER_OPTIONS["fused"] else {}
+    return {"fused": True} if compute.SCOPED["fused_optimizer"] else {}
 
 
 def make_optimizer(params, name, lr, weight_decay=0.0, momentum=0.0):

@@ -37,8 +37,11 @@ def train_and_save(params, *, name, on, seed, prepared, out_dir, metrics):
     compute.apply_to_process(fast, device)
     with profiling.phase("load data"):   # on the device once: batches are gathered there
         splits = {name: split.to(device) for name, split in load_prepared(prepared).items()}
-    train_set = (Split.concat([splits["retain"], splits["forget"]]) if on == "train"
-                 else splits["retain"])
+    train_set = splits["retain"]
+    if on == "train":   # retain then forget in one tensor, the two splits views of it:
+        train_set = Split.concat([splits["retain"], splits["forget"]])   # held once
+        n = len(splits["retain"])
+        splits["retain"], splits["forget"] = train_set.rows(0, n), train_set.rows(n, None)
     num_classes = read_num_classes(prepared)
 
     torch.manual_seed(seed)

@@ -137,10 +137,12 @@ def train_epoch(model, split, optimizer, *, batch_size, generator, device, augme
 
 
 @torch.no_grad()
-def logits_of(model, images, device, batch_size=512):
+def logits_of(model, images, device, batch_size=None):
     """Eval-mode logits of uint8 images, in order: computed in fp32 whatever precision the
     model trains in (saved and scored logits, teachers' targets, best-epoch choice), on
-    `device`, returned as float32 on the CPU."""
+    `device`, returned as float32 on the CPU. `batch_size`: images per forward pass, an
+    int or auto; None = the block's `compute.eval_batch_size` (compute.eval_batch)."""
+    batch_size = compute.eval_batch(images, batch_size)
     model.eval()
     with compute.full_precision(model):
         out = [model(to_float(images[i:i + batch_size].to(device))).float()

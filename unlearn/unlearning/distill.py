@@ -124,7 +124,7 @@ def teacher_outputs(teacher, x):
         teacher.train(was_training)
 
 
-def cached_teacher_logits(teacher, images, device, batch_size=512):
+def cached_teacher_logits(teacher, images, device, batch_size=None):
     """Eval-mode logits of a whole uint8 split, kept on `device`.
 
     Without augmentation a frozen teacher gives each image the same output in every
