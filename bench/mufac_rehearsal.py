@@ -9,9 +9,13 @@ Builds a throw-away copy of the project (tests/pipeline_repo.py) with presets/mu
 applied, except: the data is the synthetic generator's, at MUFAC's size (the family counts
 that come closest to 10,025 / 1,539 / 1,504 images) and MUFAC's 128 px; `train.epochs`,
 `runs.seeds` and the methods are cut as asked. Then runs the stages one `dvc repro -s` at a
-time and prints, per stage: wall time, the peak resident memory of the stage's own process,
-of its largest worker process and of all its processes together (sampled from /proc every
-0.1 s: a peak shorter than that can be missed), and images per second of training (train
+time and prints, per stage: wall time, the peak resident memory (RSS) of the stage's own
+process and of its largest worker process, the peak of the stage's processes together
+(the sum of their proportional set sizes, PSS: a page shared by k processes, such as
+torch's libraries, the parent's memory a forked worker inherits or the memory-mapped
+prepared images, counts 1/k in each, so the sum is what the stage holds; DVC's own process
+is left out), all sampled from /proc every 0.1 s (a peak shorter than that can be missed),
+and images per second of training (train
 images × epochs / the stage's wall time, so it includes start-up and evaluation). Last,
 the extrapolation to the full preset on this machine: every training stage × (preset epochs
 / epochs), every method × (preset runs / runs), the methods not run at the mean of those that
@@ -73,6 +77,17 @@ def rss_mb(pid):
     return 0.0
 
 
+def pss_mb(pid):
+    """Proportional set size: resident pages, each shared one divided by its sharers."""
+    try:
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def cmdline(pid):
     try:
         return open(f"/proc/{pid}/cmdline").read().replace("\0", " ")
@@ -81,8 +96,9 @@ def cmdline(pid):
 
 
 class Peaks:
-    """Samples a process tree's memory until stopped: the stage process (`python -m stages.`),
-    its workers (its descendants) and the whole tree at once."""
+    """Samples a process tree's memory until stopped: the RSS of the stage process
+    (`python -m stages.`) and of its workers (its descendants), and the PSS of the stage
+    process and its workers together."""
 
     def __init__(self, root_pid):
         self.root, self.stage, self.worker, self.total = root_pid, 0.0, 0.0, 0.0
@@ -92,14 +108,12 @@ class Peaks:
 
     def run(self):
         while not self.done.wait(0.1):
-            pids = tree(self.root)
-            sizes = {p: rss_mb(p) for p in pids}
-            self.total = max(self.total, sum(sizes.values()))
-            stage = [p for p in pids if "-m stages." in cmdline(p)]
+            stage = [p for p in tree(self.root) if "-m stages." in cmdline(p)]
             if stage:
-                self.stage = max(self.stage, sizes.get(stage[0], 0.0))
-                workers = [p for p in tree(stage[0]) if p != stage[0]]
-                self.worker = max([self.worker] + [sizes.get(p, 0.0) for p in workers])
+                pids = tree(stage[0])
+                self.stage = max(self.stage, rss_mb(stage[0]))
+                self.worker = max([self.worker] + [rss_mb(p) for p in pids[1:]])
+                self.total = max(self.total, sum(pss_mb(p) for p in pids))
 
     def stop(self):
         self.done.set()
@@ -118,6 +132,17 @@ def run_stage(repo, stage):
     if proc.returncode != 0:
         sys.exit(f"{stage} failed:\n{out[-3000:]}")
     return time.perf_counter() - start, peaks
+
+
+def machine():
+    """'<cores> cores (<CPU model>), <RAM> GiB RAM, <GPU or no GPU>' of this machine."""
+    cores = len(os.sched_getaffinity(0))
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), "unknown CPU")
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    import torch
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cores} cores ({model}), {ram:.0f} GiB RAM, {gpu}"
 
 
 def parse_pairs(text):
@@ -140,6 +165,7 @@ def main():
                         "the retrain row is then estimated as one training per run")
     parser.add_argument("--keep", type=Path, help="build the copy here and keep it")
     args = parser.parse_args()
+    began = time.time()
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     preset = yaml.safe_load(PRESET.read_text())
@@ -173,10 +199,16 @@ def main():
     info = json.loads((repo / "data/prepared/info.json").read_text())
     n_train = info["counts"]["train"]
 
+    command = " ".join(["python bench/mufac_rehearsal.py", *sys.argv[1:]])
+    print(f"Measured on {machine()} on {time.strftime('%Y-%m-%d')} with `{command}` "
+          f"({(time.time() - began) / 60:.0f} min"
+          + ("; no reference models, so no scoring)" if args.no_references else ")") + ":\n")
     print(f"Rehearsal at {info.get('counts')} images of {args.image_size} px, "
           f"{args.epochs} epoch(s), N = {args.runs}, methods {', '.join(args.methods)}, "
-          f"executor.workers {args.workers}; memory in MB (peak RSS)\n")
-    print("| stage | wall s | stage process | largest worker | all processes | images/s |")
+          f"executor.workers {args.workers}; memory in MB: peak RSS of the stage process and "
+          f"of its largest worker, peak PSS of the stage process and its workers together\n")
+    print("| stage | wall s | stage process (RSS) | largest worker (RSS) | stage total (PSS) "
+          "| images/s |")
     print("|---|---|---|---|---|---|")
     for stage, (wall, p) in rows.items():
         rate = ""
@@ -184,6 +216,9 @@ def main():
             rate = f"{n_train * args.epochs / wall:.0f}"
         print(f"| {stage} | {wall:.1f} | {p.stage:.0f} | {p.worker:.0f} | {p.total:.0f} | {rate} |")
 
+    stage, (_, top) = max(rows.items(), key=lambda item: item[1][1].total)
+    print(f"\nLargest stage: {stage}, {top.total:.0f} MB together (issue 20's target: "
+          f"≤ 4096 MB per stage with 2 workers).")
     train = [w for s, (w, _) in rows.items() if s.startswith("train_")]
     # a method's runs go side by side on the workers: its stage's wall time understates
     # one run's; the stage records each run's own seconds (metrics/timing/<method>.json)
