@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -95,13 +96,30 @@ def cmdline(pid):
         return ""
 
 
+def gpu_mb():
+    """{pid: MB of GPU memory} of every process using a GPU (nvidia-smi); {} without one."""
+    if not shutil.which("nvidia-smi"):
+        return {}
+    import subprocess
+    out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory",
+                          "--format=csv,noheader,nounits"], capture_output=True, text=True)
+    used = {}
+    for line in out.stdout.splitlines():
+        pid, _, mb = line.partition(",")
+        if pid.strip().isdigit() and mb.strip().isdigit():
+            used[int(pid)] = used.get(int(pid), 0) + int(mb)
+    return used
+
+
 class Peaks:
     """Samples a process tree's memory until stopped: the RSS of the stage process
-    (`python -m stages.`) and of its workers (its descendants), and the PSS of the stage
-    process and its workers together."""
+    (`python -m stages.`) and of its workers (its descendants), the PSS of the stage
+    process and its workers together and, on a GPU machine, their GPU memory together
+    (nvidia-smi, every second)."""
 
     def __init__(self, root_pid):
         self.root, self.stage, self.worker, self.total = root_pid, 0.0, 0.0, 0.0
+        self.gpu, self.ticks = 0.0, 0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -114,6 +132,10 @@ class Peaks:
                 self.stage = max(self.stage, rss_mb(stage[0]))
                 self.worker = max([self.worker] + [rss_mb(p) for p in pids[1:]])
                 self.total = max(self.total, sum(pss_mb(p) for p in pids))
+                self.ticks += 1
+                if self.ticks % 10 == 1:
+                    used = gpu_mb()
+                    self.gpu = max(self.gpu, sum(used.get(p, 0) for p in pids))
 
     def stop(self):
         self.done.set()
@@ -207,14 +229,17 @@ def main():
           f"{args.epochs} epoch(s), N = {args.runs}, methods {', '.join(args.methods)}, "
           f"executor.workers {args.workers}; memory in MB: peak RSS of the stage process and "
           f"of its largest worker, peak PSS of the stage process and its workers together\n")
+    on_gpu = any(p.gpu for _, p in rows.values())   # a GPU column only where one was used
     print("| stage | wall s | stage process (RSS) | largest worker (RSS) | stage total (PSS) "
-          "| images/s |")
-    print("|---|---|---|---|---|---|")
+          + ("| GPU total " if on_gpu else "") + "| images/s |")
+    print("|---|---|---|---|---|---|" + ("---|" if on_gpu else ""))
     for stage, (wall, p) in rows.items():
         rate = ""
         if stage.startswith("train_") and n_train:
             rate = f"{n_train * args.epochs / wall:.0f}"
-        print(f"| {stage} | {wall:.1f} | {p.stage:.0f} | {p.worker:.0f} | {p.total:.0f} | {rate} |")
+        gpu = f" {p.gpu:.0f} |" if on_gpu else ""
+        print(f"| {stage} | {wall:.1f} | {p.stage:.0f} | {p.worker:.0f} | {p.total:.0f} |{gpu} "
+              f"{rate} |")
 
     stage, (_, top) = max(rows.items(), key=lambda item: item[1][1].total)
     print(f"\nLargest stage: {stage}, {top.total:.0f} MB together (issue 20's target: "

@@ -187,3 +187,14 @@ def test_check_params_names_a_bad_method_value_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == ["error: unlearn.salun.mask_fraction: must be in (0, 1], got 2.0"]
+
+
+def test_a_data_root_not_laid_out_as_mufac_names_its_first_missing_file(tmp_path):
+    from unlearn.validation import check_data_root
+    root = tmp_path / "copy"
+    root.mkdir()
+    for name in ("custom_train_dataset.csv", "train_images", "custom_val_dataset.csv"):
+        (root / name).mkdir() if name.endswith("images") else (root / name).write_text("")
+    with pytest.raises(UserError, match=rf"^data.root: {root}/val_images missing; {root} is "
+                                        r"not laid out as MUFAC \(docs/dataset.md\)$"):
+        check_data_root(root)
