@@ -44,9 +44,10 @@ CUBLAS_WORKSPACE = ":4096:8"
 SCOPED = {"fused_optimizer": False, "eval_batch_size": "auto"}
 # auto's bound on images × pixels per eval forward pass. ResNet-18's widest eval activation
 # is conv1's output plus its BatchNorm's, 2 × 64 channels × (H/2)(W/2) floats per image:
-# 2 MB at 128 px, so 2^22 pixels (256 images at 128 px) hold about 0.5 GB. Measured at
-# 9,932 / 1,562 images of 128 px (bench/mufac_rehearsal.py, issue 20): a pass of 1,024
-# images peaked 2.2 GB above the training step's memory, 256 images 0.6 GB.
+# 2 MB at 128 px, so 2^22 pixels (256 images at 128 px) hold about 0.5 GB. Measured
+# (issue 20: VmRSS sampled every 20 ms around logits_of over 1,562 images of 128 px on the
+# CPU): passes of 1,024 images peaked 2.2 GB above the process's memory before them, of
+# 256 images 0.6 GB, of 128 images 0.3 GB.
 EVAL_PIXELS = 2 ** 22
 EVAL_BATCH_MAX = 1024
 
