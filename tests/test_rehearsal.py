@@ -1,0 +1,89 @@
+"""bench/mufac_rehearsal.py's instruments: the memory meter (bench/proc_meter.py) counts a
+page a stage's processes share once (PSS), where a sum of RSS would count it in each
+process; the extrapolation to the full preset, against a case worked by hand; and the
+README's planning table is the committed measurements rendered."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import mufac_rehearsal  # noqa: E402
+import proc_meter  # noqa: E402
+
+# A "stage" (its command line holds `-m stages.`) that fills 300 MB, then forks a worker
+# that reads the same pages (shared copy-on-write) and fills 100 MB of its own.
+STAGE = """
+import os, sys, time
+block = bytearray(300 * 2**20)
+for i in range(0, len(block), 4096):
+    block[i] = 1
+if os.fork() == 0:
+    own = bytearray(100 * 2**20)
+    for i in range(0, len(own), 4096):
+        own[i] = 1
+    total = sum(block[i] for i in range(0, len(block), 4096))
+    time.sleep(1.5)
+    os._exit(0)
+os.wait()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc")
+def test_a_page_shared_by_a_stage_and_its_worker_counts_once():
+    proc = subprocess.Popen([sys.executable, "-c", STAGE, "-m", "stages.fake"])
+    peaks = proc_meter.Peaks(proc.pid, interval=0.1)
+    assert proc.wait(timeout=60) == 0
+    peaks.stop()
+    assert peaks.stage >= 300 and peaks.worker >= 400      # RSS: the shared pages in each
+    assert 400 <= peaks.total < 550, peaks.total            # PSS: 300 shared + 100 own, once
+
+
+def _measured(workers=2):
+    stage = {"stage_rss": 0, "worker_rss": 0, "total_pss": 0, "gpu": 0}
+    walls = {"check_params": 3, "prepare": 7, "train_original@0": 100, "train_retrained@1": 120,
+             "unlearn@original": 30, "unlearn@retrain": 100, "unlearn@a": 50, "score": 5}
+    return {"epochs": 1, "runs": 2, "workers": workers, "methods": ["a"],
+            "full": {"epochs": 50, "runs": 10, "trainings": 2,
+                     "rows": ["original", "retrain", "a", "b", "c"]},
+            "stages": {s: {**stage, "wall": w} for s, w in walls.items()},
+            "fit_seconds": {"train_original@0": 80, "train_retrained@1": 100},
+            "method_seconds": {"original": 0.0, "retrain": 80, "a": 40}}
+
+
+def test_the_extrapolation_scales_what_the_preset_scales():
+    x = mufac_rehearsal.extrapolate(_measured())
+    # a training: fit × 50 + the rest of its stage; the mean of the two
+    assert x["one_training"] == pytest.approx(((20 + 80 * 50) + (20 + 100 * 50)) / 2)
+    # a run (2 side by side on 2 workers: the stage's wall): retrain's own seconds × 50,
+    # a method's as measured; b and c at a's
+    assert x["per_run"] == pytest.approx({"original": 30, "retrain": 80 * 50 + 20, "a": 50,
+                                          "b": 50, "c": 50})
+    assert x["runs_wall"] == pytest.approx(5 * (30 + 4020 + 3 * 50))     # ⌈10 / 2⌉ runs each
+    assert x["runs_work"] == pytest.approx(10 * (30 + 4020 + 3 * 50))
+    assert x["training_wall"] == pytest.approx(x["one_training"])        # 2 side by side
+    assert x["other"] == 3 + 7 + 5
+    assert x["wall"] == pytest.approx(x["training_wall"] + x["runs_wall"] + 15)
+
+
+def test_one_worker_ran_the_runs_one_after_another():
+    m = _measured(workers=1)
+    m["stages"]["unlearn@a"]["wall"] = 110                               # 2 runs of 55 s
+    x = mufac_rehearsal.extrapolate(m)
+    assert x["per_run"]["a"] == pytest.approx(55)
+    assert x["training_wall"] == pytest.approx(2 * x["one_training"])
+    assert x["runs_wall"] == pytest.approx(x["runs_work"])
+
+
+def test_the_readme_planning_table_is_the_committed_rehearsal_rendered():
+    root = Path(__file__).resolve().parents[1]
+    measured = json.loads((root / "bench/results/mufac_rehearsal.json").read_text())
+    body = "\n".join(mufac_rehearsal.render(measured))
+    assert (root / "bench/results/mufac_rehearsal.md").read_text() == body + "\n"
+    readme = (root / "README.md").read_text()
+    section = readme.split("<!-- mufac-rehearsal:begin -->\n")[1].split(
+        "<!-- mufac-rehearsal:end -->")[0]
+    assert section == body + "\n", "regenerate: python bench/to_readme.py mufac-rehearsal " \
+                                   "--file bench/results/mufac_rehearsal.md"
