@@ -37,25 +37,24 @@ def tree(pid, kids=None):
     return out
 
 
-def rss_mb(pid):
+def _status_mb(pid, file, key):
+    """The `key:` line of /proc/<pid>/<file> in MB (0 for a process gone meanwhile)."""
     try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
+        for line in open(f"/proc/{pid}/{file}"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid):
+    return _status_mb(pid, "status", "VmRSS:")
 
 
 def pss_mb(pid):
     """Proportional set size: resident pages, each shared one divided by its sharers."""
-    try:
-        for line in open(f"/proc/{pid}/smaps_rollup"):
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _status_mb(pid, "smaps_rollup", "Pss:")
 
 
 def cmdline(pid):

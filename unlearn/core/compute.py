@@ -178,8 +178,7 @@ def eval_batch(images, size=None):
     `eval_batch_size` (`scope`); auto = EVAL_BATCH_MAX, fewer for large images (EVAL_PIXELS)."""
     size = SCOPED["eval_batch_size"] if size is None else size
     if size == "auto":
-        pixels = images.shape[-1] * images.shape[-2] if images.ndim >= 2 else 1
-        return max(1, min(EVAL_BATCH_MAX, EVAL_PIXELS // max(1, pixels)))
+        return max(1, min(EVAL_BATCH_MAX, EVAL_PIXELS // (images.shape[-2] * images.shape[-1])))
     return int(size)
 
 
