@@ -1,6 +1,7 @@
 """neggrad (advanced NegGrad, Choi & Na): the first step follows −∇[CE(retain) − λ·CE(forget)]
 on the paired batches, the forget iterator restarts, and a runner smoke run."""
 import copy
+import weakref
 
 import pytest
 import torch
@@ -21,8 +22,53 @@ def make_ctx(seed, n_retain, n_forget):
                           val=rand_split(4, g), device=CPU, seed=seed, num_classes=4)
 
 
-def test_loss():
-    assert ng.neggrad_loss(torch.tensor(2.0), torch.tensor(3.0), 0.1).item() == pytest.approx(1.7)
+def test_loss_terms():
+    terms = list(ng.neggrad_terms(lambda: torch.tensor(2.0), lambda: torch.tensor(3.0), 0.1))
+    assert [t.item() for t in terms] == pytest.approx([2.0, -0.3])   # sum 1.7
+
+
+class LiveSaved:
+    """Counts the tensors autograd holds for backward (saved_tensors_hooks), and the peak."""
+
+    def __init__(self):
+        self.live = self.peak = 0
+
+    def pack(self, tensor):
+        box = Box(tensor)
+        self.live += 1
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(box, self.release)   # runs when the graph drops the box
+        return box
+
+    def release(self):
+        self.live -= 1
+
+    @staticmethod
+    def unpack(box):
+        return box.tensor
+
+
+class Box:
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+def test_one_batch_graph_alive_at_a_time():
+    """The retain term is backpropagated (its graph freed) before the forget batch's forward
+    pass: the step holds as many saved activations as one batch's forward, not two."""
+    bs = 8
+    ctx = make_ctx(0, n_retain=bs, n_forget=bs)            # one pair → one step
+    one_batch = LiveSaved()
+    model = tiny_model(seed=1).train()
+    with torch.autograd.graph.saved_tensors_hooks(one_batch.pack, one_batch.unpack):
+        x, y = batch(ctx.retain, torch.arange(bs), CPU)
+        F.cross_entropy(model(x), y).backward()
+    step = LiveSaved()
+    cfg = method_config("neggrad", {"batch_size": bs})
+    with torch.autograd.graph.saved_tensors_hooks(step.pack, step.unpack):
+        ng.neggrad(tiny_model(seed=1), ctx, cfg)
+    assert one_batch.peak > 0
+    assert step.peak == one_batch.peak                     # two graphs at once: 2×
 
 
 @pytest.mark.parametrize("lam", [0.1, 1.0])

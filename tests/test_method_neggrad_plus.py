@@ -43,8 +43,9 @@ def test_l2_to_initial_value_and_gradient():
 
 
 def test_loss_combination():
-    got = ngp.neggrad_plus_loss(torch.tensor(2.0), torch.tensor(3.0), torch.tensor(0.5), 0.95)
-    assert got.item() == pytest.approx(0.95 * (2.0 + 0.5) - 0.05 * 3.0)
+    terms = ngp.neggrad_plus_terms(lambda: torch.tensor(2.0), lambda: torch.tensor(3.0),
+                                   torch.tensor(0.5), 0.95)
+    assert [t.item() for t in terms] == pytest.approx([0.95 * (2.0 + 0.5), -0.05 * 3.0])
 
 
 @pytest.mark.parametrize("bn_mode", ["train", "eval"])
@@ -94,19 +95,22 @@ def test_default_does_not_diverge_with_a_short_tail_batch(monkeypatch):
     torch.manual_seed(0)
     model = build_model(8)
     retain_sizes, losses = [], []
-    real_batch, real_loss = train.batch, ngp.neggrad_plus_loss
+    real_batch, real_terms = train.batch, ngp.neggrad_plus_terms
 
     def spy_batch(split, index, *args):
         if split is ctx.retain:
             retain_sizes.append(len(index))
         return real_batch(split, index, *args)
 
-    def spy_loss(retain_ce, forget_ce, l2, alpha):
-        losses.append(retain_ce.item())
-        return real_loss(retain_ce, forget_ce, l2, alpha)
+    def spy_terms(retain_ce, forget_ce, l2, alpha):
+        def recorded():
+            ce = retain_ce()
+            losses.append(ce.item())
+            return ce
+        return real_terms(recorded, forget_ce, l2, alpha)
 
     monkeypatch.setattr(train, "batch", spy_batch)   # the paired step gathers through it
-    monkeypatch.setattr(ngp, "neggrad_plus_loss", spy_loss)
+    monkeypatch.setattr(ngp, "neggrad_plus_terms", spy_terms)
     ngp.neggrad_plus(model, ctx, method_config("neggrad_plus", {}))
     assert retain_sizes == [64, 64, 7]                  # the one batcher: a short tail
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -29,7 +29,9 @@ Departures: their `cycle(delete_loader)` replays the first pass's forget batches
 same order; we reshuffle the forget set at each restart (as neggrad and gisa do).
 Batches have near-equal sizes instead of a short last one (unlearn/training/loops.py says why:
 in train mode a 7-image batch wrecked the model on the default data). The L2 term is
-computed only when weight_decay > 0 (it is 0 otherwise).
+computed only when weight_decay > 0 (it is 0 otherwise). The retain term is
+backpropagated before the forget batch's forward pass (one batch's graph held at a time);
+the step is the gradient of the same sum.
 """
 from typing import Literal
 
@@ -39,7 +41,7 @@ from unlearn.core.config import config, inherit, param
 from unlearn.methods import register
 from unlearn.training.augment import Augment
 from unlearn.training.optim import SGDEpochConfig, make_optimizer
-from unlearn.training.train import paired_batches, paired_ces, run_epoch
+from unlearn.training.train import paired_batches, paired_forwards, run_epoch
 
 
 @config
@@ -70,9 +72,9 @@ def neggrad_plus(model, ctx, cfg):
     def step_loss(pair):
         l2 = (l2_to_initial(model.parameters(), initial, cfg.weight_decay)
               if initial is not None else 0.0)
-        retain_ce, forget_ce = paired_ces(model, ctx.retain, ctx.forget, pair, ctx.device,
-                                          cfg.augment, ctx.generator)
-        return neggrad_plus_loss(retain_ce, forget_ce, l2, cfg.alpha)
+        retain_ce, forget_ce = paired_forwards(model, ctx.retain, ctx.forget, pair,
+                                               ctx.device, cfg.augment, ctx.generator)
+        return neggrad_plus_terms(retain_ce, forget_ce, l2, cfg.alpha)   # one graph at a time
 
     for _ in range(cfg.epochs):
         # eval: BatchNorm normalises with its running statistics and never updates them
@@ -88,6 +90,9 @@ def l2_to_initial(params, initial, weight_decay):
     return (weight_decay / 2.0) * total
 
 
-def neggrad_plus_loss(retain_ce, forget_ce, l2, alpha):
-    """α·(CE(retain) + L2) − (1 − α)·CE(forget)."""
-    return alpha * (retain_ce + l2) - (1.0 - alpha) * forget_ce
+def neggrad_plus_terms(retain_ce, forget_ce, l2, alpha):
+    """α·(CE(retain) + L2) − (1 − α)·CE(forget) as its two terms, in order; the CEs are
+    callables that run their forward pass when their term is asked for (`run_epoch`
+    backpropagates each term before asking for the next)."""
+    yield alpha * (retain_ce() + l2)
+    yield -((1.0 - alpha) * forget_ce())

@@ -54,10 +54,20 @@ def paired_batches(n_retain, n_forget, batch_size, generator, forget_batch_size=
 def paired_ces(model, retain, forget, pair, device, augment="none", generator=None):
     """(CE on the retain batch, CE on the forget batch) of one `paired_batches` item: both
     batches gathered (and augmented) first, then two forward passes, retain first."""
+    retain_ce, forget_ce = paired_forwards(model, retain, forget, pair, device, augment,
+                                           generator)
+    return retain_ce(), forget_ce()
+
+
+def paired_forwards(model, retain, forget, pair, device, augment="none", generator=None):
+    """`paired_ces` with each forward pass deferred: both batches are gathered (and
+    augmented) now, and two callables give the retain and the forget CE when called. A loss
+    that is a sum of the two can then be backpropagated term by term (`run_epoch`), so only
+    one batch's graph is alive at a time."""
     r_index, f_index = pair
     x_r, y_r = batch(retain, r_index, device, augment, generator)
     x_f, y_f = batch(forget, f_index, device, augment, generator)
-    return F.cross_entropy(model(x_r), y_r), F.cross_entropy(model(x_f), y_f)
+    return (lambda: F.cross_entropy(model(x_r), y_r)), (lambda: F.cross_entropy(model(x_f), y_f))
 
 
 def batch(split, index, device, augment="none", generator=None):
@@ -89,7 +99,9 @@ def run_epoch(model, optimizer, batches, step_loss, *, before_step=None, after_s
               max_steps=None, desc=None, train=True):
     """The epoch loop: for each item of `batches` (an index tensor from `batch_indices`, or
     whatever a method pairs, e.g. (retain, forget) indices), `step_loss(item)` gives the loss
-    and one optimiser step follows. In train mode; `before_step()` runs between backward and
+    and one optimiser step follows. `step_loss` may instead give the loss as terms, one at a
+    time (a generator): each is backpropagated before the next is computed, so only one
+    term's graph is alive, and the step follows the gradient of their sum. In train mode; `before_step()` runs between backward and
     step (gradient masks, scaling), `after_step()` after it (restoring frozen weights, a
     per-step scheduler). Stops after `max_steps` steps when given; returns the steps taken.
     `train=False` runs the pass with the model in eval mode (BatchNorm frozen)."""
@@ -100,9 +112,10 @@ def run_epoch(model, optimizer, batches, step_loss, *, before_step=None, after_s
     for item in batches:
         if max_steps is not None and steps >= max_steps:
             break
-        loss = step_loss(item)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = step_loss(item)
+        for term in (loss,) if torch.is_tensor(loss) else loss:
+            term.backward()   # gradients add up in .grad
         if before_step is not None:
             before_step()
         optimizer.step()
