@@ -19,7 +19,7 @@ def _split(n, size, seed=0):
                  torch.arange(n) % 8, [f"{i}.jpg" for i in range(n)], [f"{i}/A" for i in range(n)])
 
 
-@pytest.mark.parametrize("size, expected", [(16, 1024), (64, 1024), (128, 256), (512, 16),
+@pytest.mark.parametrize("size, expected", [(16, 1024), (45, 1024), (46, 991), (64, 512), (128, 128), (512, 8),
                                             (4096, 1)])
 def test_auto_eval_batch_bounds_the_pixels_of_a_pass(size, expected):
     images = torch.empty(3, 3, size, size, dtype=torch.uint8)
@@ -42,7 +42,7 @@ def test_logits_passes_follow_the_scoped_setting_and_give_the_same_logits():
     images = torch.randint(0, 256, (600, 3, 128, 128), dtype=torch.uint8)
     model = Sizes()
     auto = logits_of(model, images, torch.device("cpu"))             # default: auto
-    assert model.seen == [256, 256, 88]
+    assert model.seen == [128] * 4 + [88]
     model.seen.clear()
     with compute.scope({**compute.DEFAULTS, "eval_batch_size": 100}):
         explicit = logits_of(model, images, torch.device("cpu"))

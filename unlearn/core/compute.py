@@ -44,11 +44,15 @@ CUBLAS_WORKSPACE = ":4096:8"
 SCOPED = {"fused_optimizer": False, "eval_batch_size": "auto"}
 # auto's bound on images × pixels per eval forward pass. ResNet-18's widest eval activation
 # is conv1's output plus its BatchNorm's, 2 × 64 channels × (H/2)(W/2) floats per image:
-# 2 MB at 128 px, so 2^22 pixels (256 images at 128 px) hold about 0.5 GB. Measured
-# (issue 20: VmRSS sampled every 20 ms around logits_of over 1,562 images of 128 px on the
-# CPU): passes of 1,024 images peaked 2.2 GB above the process's memory before them, of
-# 256 images 0.6 GB, of 128 images 0.3 GB.
-EVAL_PIXELS = 2 ** 22
+# 2 MB at 128 px, so 2^21 pixels (128 images at 128 px) hold about 0.25 GB. Measured
+# (issue 20: VmRSS sampled every 10–20 ms around logits_of over MUFAC-size 128 px images
+# on the CPU): on a fresh process, passes of 1,024 images peaked 2.2 GB above the memory
+# before them, of 256 images 0.6 GB, of 128 images 0.3 GB. After training steps (batch 64)
+# the pass stacks on the allocator's retained training memory: a 256-image pass peaked
+# 0.4 GB above the training steps' own peak, a 128-image pass 0.1 GB, which is why the
+# bound is 128 and not 256 images at 128 px (a worker's peak stays its training steps').
+# Passes of 128 were not slower than of 256 (2,048 images: 44 s against 58 s, one core).
+EVAL_PIXELS = 2 ** 21
 EVAL_BATCH_MAX = 1024
 
 

@@ -124,8 +124,8 @@ class ComputeConfig(Config):
     fused_optimizer: bool = param(True, "Adam / SGD as one fused kernel")
     eval_batch_size: int | Literal["auto"] = param(
         "auto", "images per forward pass when computing logits (saved logits, best-epoch "
-                "evaluation, teachers' targets); auto = 1024, fewer for images over 64 px so "
-                "that a pass holds about 0.5 GB (256 at 128 px)", count_or_auto)
+                "evaluation, teachers' targets); auto = 1024, fewer for images over 45 px so "
+                "that a pass holds about 0.25 GB (128 at 128 px)", count_or_auto)
 
     def validate(self):
         if self.deterministic and self.cudnn_benchmark is True:
