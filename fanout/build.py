@@ -64,7 +64,7 @@ def build_stage(source, task):
         return {"stage": task.stage, "seconds": seconds, "host": socket.gethostname(),
                 "task_seconds": time.perf_counter() - began, "ran": task.stage in ran_stages(out)}
     finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+        remove_workspace(workspace)
         # again at the end: an attempt killed while this one started may not have been
         # reaped yet then (a zombie still answers kill 0), nor its guard have cleaned up
         remove_dead_workspaces(workspace.parent)
@@ -123,10 +123,35 @@ OWNER = ".fanout-owner"   # pid of the Ray worker whose attempt the workspace is
 
 
 def remove_dead_workspaces(scratch):
-    """Remove the workspaces in `scratch` whose attempt's Ray worker is dead."""
+    """Remove the workspaces in `scratch` whose attempt's Ray worker is dead. A folder
+    without an owner file is one being created (new_workspace writes it next): left."""
     for old in Path(scratch).glob("fanout-*"):
         if old.is_dir() and (old / OWNER).exists() and not _owner_alive(old):
-            shutil.rmtree(old, ignore_errors=True)
+            remove_workspace(old)
+
+
+def remove_workspace(folder):
+    """Remove an attempt's workspace, its owner file last. A removal cut short (the process
+    removing it killed: a `guard` when the raylet kills a dead worker's descendants, with
+    RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper) then leaves a folder
+    that still names its dead owner, and the next `remove_dead_workspaces` finishes
+    it; removed owner-first, it would be a partial copy nothing recognises as dead. Two
+    processes may remove one workspace at once: what one finds gone the other removed."""
+    folder = Path(folder)
+    try:
+        entries = [e for e in folder.iterdir() if e.name != OWNER]
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    (folder / OWNER).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass   # gone already, or another attempt's removal still emptying it
 
 
 def _owner_alive(folder):
@@ -148,8 +173,12 @@ def run_guarded(cwd, *cmd):
     here = str(Path(__file__).resolve().parents[1])   # where Ray put this package
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from fanout.build import guard; "
             "guard(sys.argv[2:])")
+    # The guard gets a session of its own: Ray kills a dead worker's process group (Ray
+    # 2.60, RAY_process_group_cleanup_enabled), which would take the guard with it, maybe
+    # before it has stopped the attempt's dvc (which runs on, orphaned) or half-way
+    # through removing the workspace. https://docs.ray.io/en/latest/ray-core/user-spawn-processes.html
     proc = subprocess.run([sys.executable, "-c", code, here, *cmd], cwd=cwd, env=dvc_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, start_new_session=True)
     if proc.returncode != 0:
         step = f"dvc {cmd[3]}" if cmd[1:3] == ("-m", "dvc") else "pushing the run-cache"
         raise UserError(f"{step} failed in its workspace: {error_line(proc.stdout + proc.stderr)}")
@@ -172,7 +201,7 @@ def guard(argv):
         except ProcessLookupError:
             pass
         child.wait()
-        shutil.rmtree(os.getcwd(), ignore_errors=True)
+        remove_workspace(os.getcwd())
         sys.exit(137)
 
     signal.signal(signal.SIGTERM, stop)
