@@ -4,7 +4,7 @@ full preset would cost on this machine.
     .venv/bin/python bench/mufac_rehearsal.py [--epochs 1] [--runs 2]
         [--methods finetune neggrad ssd scrub] [--families train=405,val=62,test=61]
         [--image-size 128] [--workers 2] [--keep DIR]
-    .venv/bin/python bench/mufac_rehearsal.py --render DIR/rehearsal.json
+    .venv/bin/python bench/mufac_rehearsal.py --render OLD/rehearsal.json DIR/rehearsal.json
 
 Builds a throw-away copy of the project (tests/pipeline_repo.py) with presets/mufac.yaml
 applied, except: the data is the synthetic generator's, at MUFAC's size (the family counts
@@ -13,7 +13,8 @@ that come closest to 10,025 / 1,539 / 1,504 images) and MUFAC's 128 px; `train.e
 time, measuring each stage's wall time and peak memory (bench/proc_meter.py: RSS of the
 stage process and of its largest worker, PSS of them together, GPU memory where there is a
 GPU; DVC's own process is left out), and writes the measurements to <folder>/rehearsal.json
-(`--render` prints the report of one again). The report: the table, images per second of
+(`--render` prints the report of one again, or of several of the same cut combined:
+a rehearsal after a fix need only rerun what the fix changed, `combine`). The report: the table, images per second of
 training (train images × epochs / the stage's wall time, so start-up and evaluation
 included), and the extrapolation to the full preset on this machine (`extrapolate`).
 """
@@ -170,26 +171,68 @@ def extrapolate(m):
     return out
 
 
+# what rehearsals must share to be combined into one report: the same cut of the preset
+SAME_CUT = ("image_size", "epochs", "runs", "workers", "counts", "full")
+
+
+def combine(runs):
+    """One measurement from rehearsals of the same cut, oldest first (a list of
+    rehearsal.json contents): each stage, training fit and method row from the latest run
+    that measured it, each stage tagged with its run's letter (A, B, …) and the runs'
+    headers under "sources". A rehearsal after a fix need only rerun the stages it changed.
+    """
+    if len(runs) == 1:
+        return runs[0]
+    for key in SAME_CUT:
+        if any(r[key] != runs[0][key] for r in runs):
+            sys.exit(f"error: the rehearsals differ in {key!r} "
+                     f"({', '.join(str(r[key]) for r in runs)}); only runs of one cut combine")
+    out = copy.deepcopy(runs[-1])
+    out["stages"], out["fit_seconds"], out["method_seconds"], out["sources"] = {}, {}, {}, []
+    for letter, run in zip("ABCDEFGHIJ", runs):
+        out["stages"].update({s: {**v, "run": letter} for s, v in run["stages"].items()})
+        out["fit_seconds"].update(run["fit_seconds"])
+        out["method_seconds"].update(run["method_seconds"])
+        out["sources"].append({"run": letter, **{k: run[k] for k in run if k in HEADER}})
+    out["methods"] = list(dict.fromkeys(m for r in runs for m in r["methods"]))
+    out["no_references"] = all(r["no_references"] for r in runs)
+    return out
+
+
+HEADER = ("machine", "date", "command", "minutes", "no_references", "note")
+
+
+def header(m):
+    return (f"on {m['machine']} on {m['date']} with `{m['command']}` ({m['minutes']:.0f} min"
+            + ("; no reference models, so no scoring" if m["no_references"] else "")
+            + (f"; {m['note']}" if m.get("note") else "") + ")")
+
+
 def render(m):
-    """The report of measurements `m`, as markdown lines."""
-    lines = [f"Measured on {m['machine']} on {m['date']} with `{m['command']}` "
-             f"({m['minutes']:.0f} min"
-             + ("; no reference models, so no scoring" if m["no_references"] else "")
-             + (f"; {m['note']}" if m.get("note") else "") + "):",
-             "",
-             f"Rehearsal at {m['counts']} images of {m['image_size']} px, {m['epochs']} "
-             f"epoch(s), N = {m['runs']}, methods {', '.join(m['methods'])}, executor.workers "
-             f"{m['workers']}; memory in MB: peak RSS of the stage process and of its largest "
-             f"worker, peak PSS of the stage process and its workers together", ""]
+    """The report of measurements `m` (one rehearsal, or `combine`d ones), as markdown
+    lines."""
+    sources = m.get("sources")
+    lines = ([f"Measured {header(m)}:"] if not sources else
+             [f"Combined from {len(sources)} rehearsals of the same cut; each stage's row is "
+              f"from the latest that ran it (column `run`):", "",
+              *(f"- {s['run']}: measured {header(s)}" for s in sources)])
+    lines += ["",
+              f"Rehearsal at {m['counts']} images of {m['image_size']} px, {m['epochs']} "
+              f"epoch(s), N = {m['runs']}, methods {', '.join(m['methods'])}, executor.workers "
+              f"{m['workers']}; memory in MB: peak RSS of the stage process and of its largest "
+              f"worker, peak PSS of the stage process and its workers together", ""]
     on_gpu = any(v["gpu"] for v in m["stages"].values())   # a GPU column only where used
-    lines += ["| stage | wall s | stage process (RSS) | largest worker (RSS) | stage total (PSS) "
-              + ("| GPU total " if on_gpu else "") + "| images/s |",
-              "|---|---|---|---|---|---|" + ("---|" if on_gpu else "")]
+    lines += ["| stage | " + ("run | " if sources else "") + "wall s | stage process (RSS) | "
+              "largest worker (RSS) | stage total (PSS) " + ("| GPU total " if on_gpu else "")
+              + "| images/s |",
+              "|---|---|---|---|---|---|" + ("---|" if on_gpu else "") + ("---|" if sources
+                                                                          else "")]
     for stage, v in m["stages"].items():
         rate = (f"{m['counts']['train'] * m['epochs'] / v['wall']:.0f}"
                 if stage.startswith("train_") else "")
         gpu = f" {v['gpu']:.0f} |" if on_gpu else ""
-        lines.append(f"| {stage} | {v['wall']:.1f} | {v['stage_rss']:.0f} | "
+        run = f" {v['run']} |" if sources else ""
+        lines.append(f"| {stage} |{run} {v['wall']:.1f} | {v['stage_rss']:.0f} | "
                      f"{v['worker_rss']:.0f} | {v['total_pss']:.0f} |{gpu} {rate} |")
     metered = [v for v in m["stages"].values() if "meter_cpu" in v]
     if metered:   # what sampling /proc took from the stages it measured
@@ -229,10 +272,16 @@ def main():
                         help="skip the reference models and the retrain row (and so scoring): "
                         "the retrain row is then estimated as one training per run")
     parser.add_argument("--keep", type=Path, help="build the copy here and keep it")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="print the report of a rehearsal.json; run nothing")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="print the report of rehearsal.json files (each one rehearsal or "
+                        "a list), combined oldest first (`combine`); run nothing")
     args = parser.parse_args()
-    measured = (json.loads(args.render.read_text()) if args.render else measure(args))
+    if args.render:   # a file holds one rehearsal or a list of them, oldest first
+        runs = [r for path in args.render for loaded in [json.loads(path.read_text())]
+                for r in (loaded if isinstance(loaded, list) else [loaded])]
+        measured = combine(runs)
+    else:
+        measured = measure(args)
     print("\n".join(render(measured)))
 
 

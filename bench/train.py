@@ -31,7 +31,7 @@ from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unlearn.core import compute  # noqa: E402
-from unlearn.data.splits import Split, to_float  # noqa: E402
+from unlearn.data.splits import Split  # noqa: E402
 from unlearn.training.model import build_model, pick_device  # noqa: E402
 from unlearn.training.train import logits_of, make_optimizer, train_epoch  # noqa: E402
 

@@ -87,3 +87,32 @@ def test_the_readme_planning_table_is_the_committed_rehearsal_rendered():
         "<!-- mufac-rehearsal:end -->")[0]
     assert section == body + "\n", "regenerate: python bench/to_readme.py mufac-rehearsal " \
                                    "--file bench/results/mufac_rehearsal.md"
+
+
+def _run(command, walls, methods):
+    m = _measured()
+    m.update(machine="m", date="2026-12-07", command=command, minutes=1.0, no_references=False,
+             image_size=128, counts={"train": 10}, methods=methods)
+    m["stages"] = {s: {**m["stages"]["unlearn@a"], "wall": w} for s, w in walls.items()}
+    m["fit_seconds"] = {s: w - 20 for s, w in walls.items() if s.startswith("train_")}
+    m["method_seconds"] = {r: 5 for r in methods}
+    return m
+
+
+def test_rehearsals_of_one_cut_combine_the_latest_row_of_each_stage():
+    old = _run("first", {"train_original@0": 100, "unlearn@a": 50, "unlearn@b": 70}, ["a", "b"])
+    new = _run("second", {"train_original@0": 90, "unlearn@a": 20}, ["a"])
+    both = mufac_rehearsal.combine([old, new])
+    assert {s: (v["wall"], v["run"]) for s, v in both["stages"].items()} == {
+        "train_original@0": (90, "B"), "unlearn@a": (20, "B"), "unlearn@b": (70, "A")}
+    assert both["methods"] == ["a", "b"]
+    text = "\n".join(mufac_rehearsal.render(both))
+    assert "- A: measured on m on 2026-12-07 with `first`" in text
+    assert "| unlearn@b | A | 70.0 |" in text and "| unlearn@a | B | 20.0 |" in text
+
+
+def test_rehearsals_of_different_cuts_do_not_combine():
+    old, new = _run("first", {"unlearn@a": 50}, ["a"]), _run("second", {"unlearn@a": 20}, ["a"])
+    new["epochs"] = 2
+    with pytest.raises(SystemExit, match="differ in 'epochs'"):
+        mufac_rehearsal.combine([old, new])
