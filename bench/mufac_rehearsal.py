@@ -199,6 +199,16 @@ def combine(runs):
     return out
 
 
+def load(paths):
+    """The measurement of rehearsal.json files, each one rehearsal or a list of them (the
+    committed bench/results/mufac_rehearsal.json), combined oldest first."""
+    runs = []
+    for path in paths:
+        loaded = json.loads(Path(path).read_text())
+        runs += loaded if isinstance(loaded, list) else [loaded]
+    return combine(runs)
+
+
 HEADER = ("machine", "date", "command", "minutes", "no_references", "note")
 
 
@@ -276,12 +286,7 @@ def main():
                         help="print the report of rehearsal.json files (each one rehearsal or "
                         "a list), combined oldest first (`combine`); run nothing")
     args = parser.parse_args()
-    if args.render:   # a file holds one rehearsal or a list of them, oldest first
-        runs = [r for path in args.render for loaded in [json.loads(path.read_text())]
-                for r in (loaded if isinstance(loaded, list) else [loaded])]
-        measured = combine(runs)
-    else:
-        measured = measure(args)
+    measured = load(args.render) if args.render else measure(args)
     print("\n".join(render(measured)))
 
 

@@ -2,7 +2,6 @@
 page a stage's processes share once (PSS), where a sum of RSS would count it in each
 process; the extrapolation to the full preset, against a case worked by hand; and the
 README's planning table is the committed measurements rendered."""
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +78,7 @@ def test_one_worker_ran_the_runs_one_after_another():
 
 def test_the_readme_planning_table_is_the_committed_rehearsal_rendered():
     root = Path(__file__).resolve().parents[1]
-    measured = json.loads((root / "bench/results/mufac_rehearsal.json").read_text())
+    measured = mufac_rehearsal.load([root / "bench/results/mufac_rehearsal.json"])
     body = "\n".join(mufac_rehearsal.render(measured))
     assert (root / "bench/results/mufac_rehearsal.md").read_text() == body + "\n"
     readme = (root / "README.md").read_text()
