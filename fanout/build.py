@@ -115,11 +115,20 @@ def new_workspace(scratch, stage):
     remove_dead_workspaces(scratch)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stage)
     workspace = Path(tempfile.mkdtemp(prefix=f"fanout-{name}-", dir=scratch))
-    (workspace / OWNER).write_text(str(os.getpid()))
+    write_whole(workspace / OWNER, os.getpid())
     return workspace
 
 
 OWNER = ".fanout-owner"   # pid of the Ray worker whose attempt the workspace is
+GROUP = ".fanout-group"   # process group of the attempt's latest guarded command (`guard`)
+
+
+def write_whole(path, number):
+    """Write a number under a temporary name, then rename: a sweep reading it at the same
+    time sees no file (a workspace being created: left) or the whole number, never ''."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(str(number))
+    os.replace(tmp, path)
 
 
 def remove_dead_workspaces(scratch):
@@ -138,20 +147,35 @@ def remove_workspace(folder):
     it; removed owner-first, it would be a partial copy nothing recognises as dead. Two
     processes may remove one workspace at once: what one finds gone the other removed."""
     folder = Path(folder)
+    kill_orphaned_command(folder)
     try:
-        entries = [e for e in folder.iterdir() if e.name != OWNER]
+        for entry in [e for e in folder.iterdir() if e.name != OWNER]:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        if any(e.name != OWNER for e in folder.iterdir()):
+            return   # something would not go: the owner file stays, for the next sweep
     except FileNotFoundError:
         return
-    for entry in entries:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
     (folder / OWNER).unlink(missing_ok=True)
     try:
         folder.rmdir()
     except OSError:
         pass   # gone already, or another attempt's removal still emptying it
+
+
+def kill_orphaned_command(folder):
+    """Kill the attempt's dvc command if it outlived its guard: Ray kills a dead worker's
+    direct children (RAY_kill_child_processes_on_worker_exit), the guard among them, and
+    the command runs in a session of its own. Its process group is the one the guard
+    recorded, if its leader still works in `folder` (a reused pid would not)."""
+    try:
+        leader = int((folder / GROUP).read_text())
+        if Path(f"/proc/{leader}/cwd").resolve() == folder.resolve():
+            os.killpg(leader, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass    # no command recorded, or it has ended (no /proc: not Linux, nothing known)
 
 
 def _owner_alive(folder):
@@ -177,12 +201,19 @@ def run_guarded(cwd, *cmd):
     # 2.60, RAY_process_group_cleanup_enabled), which would take the guard with it, maybe
     # before it has stopped the attempt's dvc (which runs on, orphaned) or half-way
     # through removing the workspace. https://docs.ray.io/en/latest/ray-core/user-spawn-processes.html
-    proc = subprocess.run([sys.executable, "-c", code, here, *cmd], cwd=cwd, env=dvc_env(),
-                          capture_output=True, text=True, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, here, *cmd], cwd=cwd, env=dvc_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:   # the task interrupted (cancelled, exiting): the guard's SIGTERM
+        proc.terminate()    # handler stops the command and removes the workspace
+        proc.wait()
+        raise
     if proc.returncode != 0:
         step = f"dvc {cmd[3]}" if cmd[1:3] == ("-m", "dvc") else "pushing the run-cache"
-        raise UserError(f"{step} failed in its workspace: {error_line(proc.stdout + proc.stderr)}")
-    return proc.stdout + proc.stderr
+        raise UserError(f"{step} failed in its workspace: {error_line(stdout + stderr)}")
+    return stdout + stderr
 
 
 def guard(argv):
@@ -191,9 +222,12 @@ def guard(argv):
     The parent is the Ray worker running the task. If it is killed (by hand, the OOM
     killer), Ray reruns the task; the dvc and training processes of the dead attempt
     must not go on writing meanwhile, and its workspace (our working directory) goes.
+    Should the guard be killed too, it has recorded the command's group (GROUP) for the
+    next sweep (`kill_orphaned_command`).
     """
     parent = os.getppid()
     child = subprocess.Popen(argv, start_new_session=True)
+    write_whole(Path.cwd() / GROUP, child.pid)   # for a sweep, if this guard is killed
 
     def stop(*_):
         try:

@@ -54,3 +54,29 @@ def test_live_and_unowned_workspaces_stay(tmp_path):
     dead = workspace(tmp_path, "c", dead_pid())
     build.remove_dead_workspaces(tmp_path)
     assert live.exists() and creating.exists() and not dead.exists()
+
+
+def test_a_command_that_outlived_its_guard_is_killed_by_the_sweep(tmp_path):
+    """Ray killed the worker and the guard with it; the attempt's dvc (a session of its own)
+    runs on in the workspace. The sweep kills its group before removing the workspace."""
+    folder = workspace(tmp_path, "train_original_0", dead_pid())
+    orphan = subprocess.Popen(["sleep", "60"], cwd=folder, start_new_session=True)
+    build.write_whole(folder / build.GROUP, orphan.pid)
+    elsewhere = subprocess.Popen(["sleep", "60"], cwd=tmp_path, start_new_session=True)
+    other = workspace(tmp_path, "other", dead_pid())   # its recorded pid works elsewhere
+    build.write_whole(other / build.GROUP, elsewhere.pid)
+    try:
+        build.remove_dead_workspaces(tmp_path)
+        assert orphan.wait(timeout=10) == -9
+        assert elsewhere.poll() is None                   # a reused pid is not killed
+        assert not folder.exists() and not other.exists()
+    finally:
+        orphan.kill()
+        elsewhere.kill()
+
+
+def test_what_would_not_go_keeps_its_owner_file(tmp_path, monkeypatch):
+    folder = workspace(tmp_path, "a", dead_pid())
+    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: None)   # a busy folder
+    build.remove_workspace(folder)
+    assert (folder / build.OWNER).exists() and (folder / "docs").exists()
