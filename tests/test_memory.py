@@ -19,8 +19,8 @@ def _split(n, size, seed=0):
                  torch.arange(n) % 8, [f"{i}.jpg" for i in range(n)], [f"{i}/A" for i in range(n)])
 
 
-@pytest.mark.parametrize("size, expected", [(16, 1024), (45, 1024), (46, 991), (64, 512), (128, 128), (512, 8),
-                                            (4096, 1)])
+@pytest.mark.parametrize("size, expected", [(16, 1024), (45, 1024), (46, 991), (64, 512),
+                                            (128, 128), (512, 8), (4096, 1)])
 def test_auto_eval_batch_bounds_the_pixels_of_a_pass(size, expected):
     images = torch.empty(3, 3, size, size, dtype=torch.uint8)
     assert compute.eval_batch(images, "auto") == expected

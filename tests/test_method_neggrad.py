@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import unlearn.methods.neggrad as ng
 import unlearn.training.train as train
 from test_importance import CPU, rand_split, single_thread, tiny_model  # noqa: F401
-from unlearn.methods import UnlearnContext, method_config
+from unlearn.methods import UnlearnContext, get_method, method_config
 from unlearn.training.model import build_model
 from unlearn.runner import run_unlearning
 from unlearn.training.train import batch, paired_batches
@@ -53,7 +53,8 @@ class Box:
         self.tensor = tensor
 
 
-def test_one_batch_graph_alive_at_a_time():
+@pytest.mark.parametrize("method", ["neggrad", "neggrad_plus"])
+def test_one_batch_graph_alive_at_a_time(method):
     """The retain term is backpropagated (its graph freed) before the forget batch's forward
     pass: the step holds as many saved activations as one batch's forward, not two."""
     bs = 8
@@ -64,9 +65,9 @@ def test_one_batch_graph_alive_at_a_time():
         x, y = batch(ctx.retain, torch.arange(bs), CPU)
         F.cross_entropy(model(x), y).backward()
     step = LiveSaved()
-    cfg = method_config("neggrad", {"batch_size": bs})
+    cfg = method_config(method, {"batch_size": bs})
     with torch.autograd.graph.saved_tensors_hooks(step.pack, step.unpack):
-        ng.neggrad(tiny_model(seed=1), ctx, cfg)
+        get_method(method).fn(tiny_model(seed=1), ctx, cfg)
     assert one_batch.peak > 0
     assert step.peak == one_batch.peak                     # two graphs at once: 2×
 

@@ -31,7 +31,9 @@ Batches have near-equal sizes instead of a short last one (unlearn/training/loop
 in train mode a 7-image batch wrecked the model on the default data). The L2 term is
 computed only when weight_decay > 0 (it is 0 otherwise). The retain term is
 backpropagated before the forget batch's forward pass (one batch's graph held at a time);
-the step is the gradient of the same sum.
+the step is the gradient of the same sum. With the L2 term on, each weight's gradient adds
+three parts in another order than one backward pass of L would: the same value, but the
+bytes may differ from runs made before this change (without it, two parts: the same bytes).
 """
 from typing import Literal
 

@@ -101,10 +101,11 @@ def run_epoch(model, optimizer, batches, step_loss, *, before_step=None, after_s
     whatever a method pairs, e.g. (retain, forget) indices), `step_loss(item)` gives the loss
     and one optimiser step follows. `step_loss` may instead give the loss as terms, one at a
     time (a generator): each is backpropagated before the next is computed, so only one
-    term's graph is alive, and the step follows the gradient of their sum. In train mode; `before_step()` runs between backward and
-    step (gradient masks, scaling), `after_step()` after it (restoring frozen weights, a
-    per-step scheduler). Stops after `max_steps` steps when given; returns the steps taken.
-    `train=False` runs the pass with the model in eval mode (BatchNorm frozen)."""
+    term's graph is alive, and the step follows the gradient of their sum. In train mode;
+    `before_step()` runs between backward and step (gradient masks, scaling),
+    `after_step()` after it (restoring frozen weights, a per-step scheduler). Stops after
+    `max_steps` steps when given; returns the steps taken. `train=False` runs the pass
+    with the model in eval mode (BatchNorm frozen)."""
     model.train(train)
     if desc is not None:
         batches = tqdm(batches, desc=desc, leave=False, disable=None)
