@@ -1,6 +1,6 @@
-"""bench/mufac_rehearsal.py's instruments: the memory meter (bench/proc_meter.py) counts a
-page a stage's processes share once (PSS), where a sum of RSS would count it in each
-process; the extrapolation to the full preset, against a case worked by hand; and the
+"""bench/mufac_rehearsal.py's instruments and report (bench/rehearsal_report.py): the memory
+meter (bench/proc_meter.py) counts a page a stage's processes share once (PSS), where a sum
+of RSS would count it in each process; rehearsals of one cut combine; the extrapolation to the full preset, against a case worked by hand; and the
 README's planning table is the committed measurements rendered."""
 import subprocess
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import mufac_rehearsal  # noqa: E402
+import rehearsal_report  # noqa: E402
 import proc_meter  # noqa: E402
 
 # A "stage" (its command line holds `-m stages.`) that fills 300 MB, then forks a worker
@@ -53,7 +53,7 @@ def _measured(workers=2):
 
 
 def test_the_extrapolation_scales_what_the_preset_scales():
-    x = mufac_rehearsal.extrapolate(_measured())
+    x = rehearsal_report.extrapolate(_measured())
     # a training: fit × 50 + the rest of its stage; the mean of the two
     assert x["one_training"] == pytest.approx(((20 + 80 * 50) + (20 + 100 * 50)) / 2)
     # a run (2 side by side on 2 workers: the stage's wall): retrain's own seconds × 50,
@@ -70,7 +70,7 @@ def test_the_extrapolation_scales_what_the_preset_scales():
 def test_one_worker_ran_the_runs_one_after_another():
     m = _measured(workers=1)
     m["stages"]["unlearn@a"]["wall"] = 110                               # 2 runs of 55 s
-    x = mufac_rehearsal.extrapolate(m)
+    x = rehearsal_report.extrapolate(m)
     assert x["per_run"]["a"] == pytest.approx(55)
     assert x["training_wall"] == pytest.approx(2 * x["one_training"])
     assert x["runs_wall"] == pytest.approx(x["runs_work"])
@@ -78,8 +78,8 @@ def test_one_worker_ran_the_runs_one_after_another():
 
 def test_the_readme_planning_table_is_the_committed_rehearsal_rendered():
     root = Path(__file__).resolve().parents[1]
-    measured = mufac_rehearsal.load([root / "bench/results/mufac_rehearsal.json"])
-    body = "\n".join(mufac_rehearsal.render(measured))
+    measured = rehearsal_report.load([root / "bench/results/mufac_rehearsal.json"])
+    body = "\n".join(rehearsal_report.render(measured))
     assert (root / "bench/results/mufac_rehearsal.md").read_text() == body + "\n"
     readme = (root / "README.md").read_text()
     section = readme.split("<!-- mufac-rehearsal:begin -->\n")[1].split(
@@ -101,11 +101,11 @@ def _run(command, walls, methods):
 def test_rehearsals_of_one_cut_combine_the_latest_row_of_each_stage():
     old = _run("first", {"train_original@0": 100, "unlearn@a": 50, "unlearn@b": 70}, ["a", "b"])
     new = _run("second", {"train_original@0": 90, "unlearn@a": 20}, ["a"])
-    both = mufac_rehearsal.combine([old, new])
+    both = rehearsal_report.combine([old, new])
     assert {s: (v["wall"], v["run"]) for s, v in both["stages"].items()} == {
         "train_original@0": (90, "B"), "unlearn@a": (20, "B"), "unlearn@b": (70, "A")}
     assert both["methods"] == ["a", "b"]
-    text = "\n".join(mufac_rehearsal.render(both))
+    text = "\n".join(rehearsal_report.render(both))
     assert "- A: measured on m on 2026-12-07 with `first`" in text
     assert "| unlearn@b | A | 70.0 |" in text and "| unlearn@a | B | 20.0 |" in text
 
@@ -114,4 +114,4 @@ def test_rehearsals_of_different_cuts_do_not_combine():
     old, new = _run("first", {"unlearn@a": 50}, ["a"]), _run("second", {"unlearn@a": 20}, ["a"])
     new["epochs"] = 2
     with pytest.raises(SystemExit, match="differ in 'epochs'"):
-        mufac_rehearsal.combine([old, new])
+        rehearsal_report.combine([old, new])
