@@ -3,7 +3,7 @@ full preset would cost on this machine.
 
     .venv/bin/python bench/mufac_rehearsal.py [--epochs 1] [--runs 2]
         [--methods finetune neggrad ssd scrub] [--families train=405,val=62,test=61]
-        [--image-size 128] [--workers 2] [--keep DIR]
+        [--image-size 128] [--workers 2] [--method-epochs 1] [--keep DIR]
     .venv/bin/python bench/mufac_rehearsal.py --render OLD/rehearsal.json DIR/rehearsal.json
 
 Builds a throw-away copy of the project (tests/pipeline_repo.py) with presets/mufac.yaml
@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import pipeline_repo  # noqa: E402
 from proc_meter import Peaks  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from unlearn.methods import method_config  # noqa: E402
 from rehearsal_report import load, render  # noqa: E402
 
 PRESET = ROOT / "presets/mufac.yaml"
@@ -108,6 +110,12 @@ def measure(args):
                        "executor": {"workers": args.workers}})
     rows_run = ["original", *([] if args.no_references else ["retrain"]), *args.methods]
     cut["unlearn"] = {m: {} for m in rows_run}
+    method_epochs = {}   # method: [epochs run, epochs of the full preset]
+    for method in args.methods if args.method_epochs else []:
+        full_epochs = getattr(method_config(method, {}), "epochs", 0)
+        if full_epochs > args.method_epochs:
+            cut["unlearn"][method] = {"epochs": args.method_epochs}
+            method_epochs[method] = [args.method_epochs, full_epochs]
     if args.forget_count:
         cut["prepare"]["forget"]["count"] = args.forget_count
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mufac-rehearsal-"))
@@ -132,7 +140,7 @@ def measure(args):
         "command": " ".join(["python bench/mufac_rehearsal.py", *sys.argv[1:]]),
         "minutes": (time.time() - began) / 60, "no_references": args.no_references,
         "image_size": args.image_size, "epochs": args.epochs, "runs": args.runs,
-        "workers": args.workers, "methods": args.methods,
+        "workers": args.workers, "methods": args.methods, "method_epochs": method_epochs,
         "counts": json.loads((repo / "data/prepared/info.json").read_text())["counts"],
         "full": {"epochs": full["train"]["epochs"], "runs": len(full["runs"]["seeds"]),
                  "rows": list(params["unlearn"]),
@@ -156,6 +164,9 @@ def main():
                                                                   "test": 61})
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="executor.workers")
+    parser.add_argument("--method-epochs", type=int, help="cut each method's own `epochs` "
+                        "to this (SCRUB's 3, say, to 1); the extrapolation scales the method's "
+                        "seconds back linearly")
     parser.add_argument("--forget-count", type=int, help="prepare.forget.count (default: the "
                         "preset's; smaller for a trial of this script on a tiny set)")
     parser.add_argument("--no-references", action="store_true",

@@ -18,7 +18,9 @@ def extrapolate(m):
     at a time. A run of a row: its stage's wall × min(workers, N) / N (the N runs went side
     by side, so this is one run with its set-up and logits pass); the method's own seconds
     in it scale by (full epochs / epochs) for the retrain row (one training) and stay for
-    the methods (their budgets are their own keys, not train.epochs). Rows not run: the
+    the methods (their budgets are their own keys, not train.epochs), except a method whose
+    own epochs were cut (`method_epochs`: [run, full]), scaled by full / run (an upper
+    bound: a pass that runs once, e.g. SCRUB's teacher targets, is scaled too). Rows not run: the
     methods at the mean of the methods run, the retrain row (without references) as one
     training. Each row's ⌈N_full / workers⌉ runs one after another; then data, scoring and
     report as measured."""
@@ -26,10 +28,12 @@ def extrapolate(m):
     workers, n = m["workers"], m["runs"]
     one_training = statistics.fmean(stages[s]["wall"] - fit + fit * scale
                                     for s, fit in m["fit_seconds"].items())
-    per_run = {}
+    per_run, cuts = {}, m.get("method_epochs", {})
     for row, own in m["method_seconds"].items():
         run = stages[f"unlearn@{row}"]["wall"] * min(workers, n) / n
-        per_run[row] = own * (scale if row == "retrain" else 1) + max(0.0, run - own)
+        factor = scale if row == "retrain" else (cuts[row][1] / cuts[row][0] if row in cuts
+                                                 else 1)
+        per_run[row] = own * factor + max(0.0, run - own)
     methods = [v for r, v in per_run.items() if r not in ("original", "retrain")]
     mean_method = statistics.fmean(methods) if methods else 0.0
     per_run.setdefault("retrain", one_training)
@@ -65,10 +69,14 @@ def combine(runs):
                      f"({', '.join(str(r[key]) for r in runs)}); only runs of one cut combine")
     out = copy.deepcopy(runs[-1])
     out["stages"], out["fit_seconds"], out["method_seconds"], out["sources"] = {}, {}, {}, []
+    out["method_epochs"] = {}
     for letter, run in zip(string.ascii_uppercase, runs):
         out["stages"].update({s: {**v, "run": letter} for s, v in run["stages"].items()})
         out["fit_seconds"].update(run["fit_seconds"])
         out["method_seconds"].update(run["method_seconds"])
+        for method in run["methods"]:   # a method's epoch cut is its latest run's
+            out["method_epochs"].pop(method, None)
+        out["method_epochs"].update(run.get("method_epochs", {}))
         out["sources"].append({"run": letter, **{k: run[k] for k in run if k in HEADER}})
     out["methods"] = list(dict.fromkeys(m for r in runs for m in r["methods"]))
     out["no_references"] = all(r["no_references"] for r in runs)
@@ -106,7 +114,10 @@ def render(m):
               *(f"- {s['run']}: measured {header(s)}" for s in sources)])
     lines += ["",
               f"Rehearsal at {m['counts']} images of {m['image_size']} px, {m['epochs']} "
-              f"epoch(s), N = {m['runs']}, methods {', '.join(m['methods'])}, executor.workers "
+              f"epoch(s), N = {m['runs']}, methods {', '.join(m['methods'])}"
+              + "".join(f" ({k} {r} of its {f} epochs)"
+                        for k, (r, f) in m.get("method_epochs", {}).items())
+              + f", executor.workers "
               f"{m['workers']}; memory in MB: peak RSS of the stage process and of its largest "
               f"worker, peak PSS of the stage process and its workers together", ""]
     on_gpu = any(v["gpu"] for v in m["stages"].values())   # a GPU column only where used

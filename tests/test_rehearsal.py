@@ -90,8 +90,7 @@ def test_the_readme_planning_table_is_the_committed_rehearsal_rendered():
 
 def _run(command, walls, methods):
     m = _measured()
-    m.update(machine="m", date="2026-12-07", command=command, minutes=1.0, no_references=False,
-             image_size=128, counts={"train": 10}, methods=methods)
+    m.update(_header(), date="2026-12-07", command=command, methods=methods)
     m["stages"] = {s: {**m["stages"]["unlearn@a"], "wall": w} for s, w in walls.items()}
     m["fit_seconds"] = {s: w - 20 for s, w in walls.items() if s.startswith("train_")}
     m["method_seconds"] = {r: 5 for r in methods}
@@ -115,3 +114,19 @@ def test_rehearsals_of_different_cuts_do_not_combine():
     new["epochs"] = 2
     with pytest.raises(SystemExit, match="differ in 'epochs'"):
         rehearsal_report.combine([old, new])
+
+
+def test_a_method_run_with_its_epochs_cut_is_scaled_back():
+    m = _measured()
+    m["method_epochs"] = {"a": [1, 3]}                   # a ran 1 of its 3 epochs
+    x = rehearsal_report.extrapolate(m)
+    assert x["per_run"]["a"] == pytest.approx(40 * 3 + 10)   # own × 3, + its logits pass
+    assert x["per_run"]["b"] == pytest.approx(130)            # the others at a's
+    m["methods"] = ["a"]
+    text = "\n".join(rehearsal_report.render({**m, **_header()}))
+    assert "methods a (a 1 of its 3 epochs)" in text
+
+
+def _header():
+    return {"machine": "m", "date": "d", "command": "c", "minutes": 1.0, "no_references": False,
+            "image_size": 128, "counts": {"train": 10}}
