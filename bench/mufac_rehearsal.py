@@ -24,6 +24,7 @@ import copy
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +52,6 @@ def merge(base, over):
 
 
 def run_stage(repo, stage):
-    import subprocess
     start = time.perf_counter()
     proc = subprocess.Popen([str(pipeline_repo.BIN / "dvc"), "repro", "-s", stage], cwd=repo,
                             env=pipeline_repo.env(), stdout=subprocess.PIPE,
@@ -77,7 +77,6 @@ def machine():
 
 def commit():
     """The code measured: HEAD's short hash, '+' where the working tree had changes."""
-    import subprocess
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
     return git("rev-parse", "--short", "HEAD").strip() + ("+" if git("status", "--porcelain",

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from unlearn.core.atomic import write_text
 from unlearn.core.errors import UserError
 
 from .plan import dvc_env, error_line, ran_stages
@@ -115,20 +116,12 @@ def new_workspace(scratch, stage):
     remove_dead_workspaces(scratch)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in stage)
     workspace = Path(tempfile.mkdtemp(prefix=f"fanout-{name}-", dir=scratch))
-    write_whole(workspace / OWNER, os.getpid())
+    write_text(workspace / OWNER, str(os.getpid()))   # atomic: a sweep never reads ''
     return workspace
 
 
 OWNER = ".fanout-owner"   # pid of the Ray worker whose attempt the workspace is
 GROUP = ".fanout-group"   # process group of the attempt's latest guarded command (`guard`)
-
-
-def write_whole(path, number):
-    """Write a number under a temporary name, then rename: a sweep reading it at the same
-    time sees no file (a workspace being created: left) or the whole number, never ''."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(str(number))
-    os.replace(tmp, path)
 
 
 def remove_dead_workspaces(scratch):
@@ -227,7 +220,7 @@ def guard(argv):
     """
     parent = os.getppid()
     child = subprocess.Popen(argv, start_new_session=True)
-    write_whole(Path.cwd() / GROUP, child.pid)   # for a sweep, if this guard is killed
+    write_text(Path.cwd() / GROUP, str(child.pid))   # for a sweep, if this guard is killed
 
     def stop(*_):
         try:

@@ -61,10 +61,10 @@ def test_a_command_that_outlived_its_guard_is_killed_by_the_sweep(tmp_path):
     runs on in the workspace. The sweep kills its group before removing the workspace."""
     folder = workspace(tmp_path, "train_original_0", dead_pid())
     orphan = subprocess.Popen(["sleep", "60"], cwd=folder, start_new_session=True)
-    build.write_whole(folder / build.GROUP, orphan.pid)
+    build.write_text(folder / build.GROUP, str(orphan.pid))
     elsewhere = subprocess.Popen(["sleep", "60"], cwd=tmp_path, start_new_session=True)
     other = workspace(tmp_path, "other", dead_pid())   # its recorded pid works elsewhere
-    build.write_whole(other / build.GROUP, elsewhere.pid)
+    build.write_text(other / build.GROUP, str(elsewhere.pid))
     try:
         build.remove_dead_workspaces(tmp_path)
         assert orphan.wait(timeout=10) == -9
