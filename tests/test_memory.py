@@ -1,6 +1,6 @@
 """What keeps a full-size run's memory bounded (issue 20, bench/mufac_rehearsal.py): logits
-passes sized by the image size, prepared images memory-mapped (shared by a stage's workers),
-and the training stage holding retain ∪ forget once."""
+passes sized by the image size, prepared images and checkpoints memory-mapped (shared by a
+stage's workers), and the training stage holding retain ∪ forget once."""
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ from unlearn.core import compute
 from unlearn.core.errors import UserError
 from unlearn.data.splits import Split, load_split, save_split
 from unlearn.training import run as train_run
+from unlearn.training.model import build_model, load_checkpoint, save_checkpoint
 from unlearn.training.train import logits_of
 
 
@@ -72,6 +73,31 @@ def test_a_loaded_split_is_mapped_from_its_file_not_copied(tmp_path):
     assert int(loaded.images.sum()) > 0             # every page read
     grown_mb = (_anon_kb() - before) / 1024
     assert grown_mb < 8, f"loading 24.6 MB of images took {grown_mb:.1f} MB of private memory"
+
+
+def test_a_loaded_checkpoint_is_mapped_from_its_file_not_copied(tmp_path):
+    """A stage and its workers each load the original: mapped, they share its 45 MB."""
+    torch.manual_seed(0)
+    model = build_model(8)
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, path, arch="resnet18", num_classes=8)
+    _, ckpt = load_checkpoint(path)
+    state = ckpt["state_dict"]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    # the weights returned are the file's pages: it is mapped while they are alive
+    assert str(path) in Path("/proc/self/maps").read_text()
+    del ckpt, state
+    import gc
+    gc.collect()
+    assert str(path) not in Path("/proc/self/maps").read_text()
+
+
+def test_a_checkpoint_in_torchs_legacy_format_is_still_read(tmp_path):
+    model = build_model(8)
+    torch.save({"arch": "resnet18", "num_classes": 8, "state_dict": model.state_dict()},
+               tmp_path / "old.pt", _use_new_zipfile_serialization=False)   # not mappable
+    _, ckpt = load_checkpoint(tmp_path / "old.pt")
+    assert torch.equal(ckpt["state_dict"]["fc.weight"], model.state_dict()["fc.weight"])
 
 
 def test_rows_is_a_view():

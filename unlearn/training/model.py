@@ -55,10 +55,17 @@ def save_state(state_dict, path, *, arch, num_classes, extra=None):
 def load_checkpoint(path, *, arch=None, num_classes=None):
     """Load a checkpoint written by save_checkpoint; check it fits the expected model.
 
-    weights_only=True: a checkpoint pulled from a remote is data, never code.
+    weights_only=True: a checkpoint pulled from a remote is data, never code. mmap=True:
+    the weights stay pages of the file, which the processes that load one checkpoint (a
+    stage and its workers) share instead of each holding a private copy (45 MB for
+    ResNet-18); they are mapped copy-on-write, so nothing written to them reaches the file.
+    A file torch cannot map (saved in its legacy format) is read whole.
     """
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:   # not mappable (an old format, a damaged file): read it whole,
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)   # or say why not
     except FileNotFoundError:
         raise UserError(f"{path}: checkpoint not found") from None
     except Exception as e:  # corrupt zip, truncated file, pickle refused ...
