@@ -13,6 +13,7 @@ from unlearn.core.compute import check_compute, resolve
 from unlearn.data.splits import Split, save_split
 from unlearn.core.errors import UserError
 from unlearn.core.executor import Job, check_executor, run_all, usable_cores
+from unlearn.core.progress import inner_bars_on
 from unlearn.methods import method_config
 from unlearn.training.model import build_model, save_checkpoint
 from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task
@@ -87,7 +88,8 @@ def _setup(offset=0):
 
 
 def _square(state, x):
-    return {"value": x * x + state["offset"], "threads": torch.get_num_threads()}
+    return {"value": x * x + state["offset"], "threads": torch.get_num_threads(),
+            "inner_bars": inner_bars_on()}
 
 
 def _die_on_three(state, x):
@@ -107,6 +109,9 @@ def test_pool_returns_results_in_task_order_with_the_set_threads():
     out = run_all(job, list(range(6)), check_executor({"workers": 2}, threads=1))
     assert [r["value"] for r in out] == [x * x + 1 for x in range(6)]
     assert {r["threads"] for r in out} == {1}
+    # one bar for all runs: the workers show none of their own (TQDM_DISABLE set in a
+    # forked worker did not stop them); this process keeps its bars
+    assert not any(r["inner_bars"] for r in out) and inner_bars_on()
 
 
 @pytest.mark.skipif(usable_cores() < 2, reason="needs two cores for two workers")

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from unlearn.core import placement
 from unlearn.core.errors import UserError
+from unlearn.core.progress import hide_inner_bars
 from unlearn.core.sections import ExecutorConfig
 from unlearn.core.worker import set_threads_and_gpu
 
@@ -260,7 +261,7 @@ def _setup_worker(threads, gpu, job):
 
 
 def _worker_main(w, threads, gpu, job, inbox, outbox):
-    os.environ["TQDM_DISABLE"] = "1"  # the parent shows one bar for all runs
+    hide_inner_bars()  # the parent shows one bar for all runs
     ok, state = _guarded(w, outbox, _setup_worker, threads, gpu, job)
     if not ok:
         return

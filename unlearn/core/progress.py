@@ -6,6 +6,28 @@ import time
 
 from tqdm import tqdm
 
+# Whether a loop inside a run (an epoch's batches) shows a bar of its own. A stage that
+# hands runs to workers shows one bar for all of them and its workers turn theirs off
+# (unlearn/core/executor.py). TQDM_DISABLE would not do: tqdm reads the environment once,
+# when it is imported, which in a forked worker was before the worker started.
+_INNER = {"bars": True}
+
+
+def hide_inner_bars():
+    """No inner bars in this process from now on (a worker: its parent shows one bar)."""
+    _INNER["bars"] = False
+
+
+def inner_bars_on():
+    return _INNER["bars"]
+
+
+def inner_bar(iterable, desc):
+    """`iterable` with a transient bar on a terminal, unless inner bars are off."""
+    if not inner_bars_on():
+        return iterable
+    return tqdm(iterable, desc=desc, leave=False, disable=None)
+
 
 def _clock(seconds):
     seconds = int(round(seconds))

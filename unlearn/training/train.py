@@ -10,7 +10,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from unlearn.core.progress import inner_bar
 
 from unlearn.core import compute
 from unlearn.core.metrics import accuracy
@@ -108,7 +108,7 @@ def run_epoch(model, optimizer, batches, step_loss, *, before_step=None, after_s
     with the model in eval mode (BatchNorm frozen)."""
     model.train(train)
     if desc is not None:
-        batches = tqdm(batches, desc=desc, leave=False, disable=None)
+        batches = inner_bar(batches, desc)
     steps = 0
     for item in batches:
         if max_steps is not None and steps >= max_steps:
