@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from unlearn.core import logits_file  # noqa: E402
 from unlearn.core.compute import check_compute  # noqa: E402
-from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
+from unlearn.core.executor import check_executor, run_all  # noqa: E402
 from unlearn.scoring.method_scores import score_runs  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
 from unlearn.training.recipes import resolve_recipe  # noqa: E402
 from unlearn.data.splits import EVAL_SPLITS  # noqa: E402
-from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
+from unlearn.runner import UnlearnTask, unlearning_job  # noqa: E402
 
 OUT = ROOT / "bench" / "results"
 REFERENCE_OFFSET = 5000   # reference retrains: seeds disjoint from the calibration row's
@@ -45,9 +45,8 @@ def train_runs(params, methods, n_max, cache):
     compute_cfg = check_compute(params.get("compute"))
     executor = check_executor(params.get("executor", {}), threads=compute_cfg["threads"],
                               device=params["device"])
-    job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(ROOT / "data/prepared", ROOT / "models/original/seed_0/model.pt",
-                          params["device"], resolve_recipe(params["train"]), compute_cfg))
+    job = unlearning_job(ROOT / "data/prepared", ROOT / "models/original/seed_0/model.pt",
+                         params["device"], resolve_recipe(params["train"]), compute_cfg)
     out = {"n_max": n_max, "runs": {}}
     todo = [(m, method_config(m, params["unlearn"].get(m)), range(n_max)) for m in methods]
     todo.append(("reference", {"seed_offset": REFERENCE_OFFSET}, range(n_max)))

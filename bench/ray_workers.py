@@ -67,12 +67,11 @@ def startup(tmp):
 def unlearning(tmp, seeds, size, images, workers):
     from unlearn.methods import method_config
     from unlearn.training.recipes import resolve_recipe
-    from unlearn.runner import UnlearnTask, inline_unlearning_inputs, setup_unlearning, unlearning_task
+    from unlearn.runner import UnlearnTask, unlearning_job
     from workers import synthetic_inputs
     prepared, original = synthetic_inputs(tmp, images, size)
     tasks = [UnlearnTask("finetune", method_config("finetune", None), s) for s in range(seeds)]
-    job = Job(setup=setup_unlearning, run=unlearning_task, inline=inline_unlearning_inputs,
-              setup_args=(prepared, original, "cpu", resolve_recipe({"epochs": 1}), None))
+    job = unlearning_job(prepared, original, "cpu", resolve_recipe({"epochs": 1}))
     for kind in ("local", "ray"):
         for k in workers:
             cfg = check_executor({"kind": kind, "workers": k})

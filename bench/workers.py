@@ -19,11 +19,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unlearn.core.compute import check_compute, resolve  # noqa: E402
 from unlearn.data.splits import Split, save_split  # noqa: E402
-from unlearn.core.executor import Job, check_executor, run_all  # noqa: E402
+from unlearn.core.executor import check_executor, run_all  # noqa: E402
 from unlearn.methods import method_config  # noqa: E402
 from unlearn.training.model import build_model, pick_device, save_checkpoint  # noqa: E402
 from unlearn.training.recipes import resolve_recipe  # noqa: E402
-from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task  # noqa: E402
+from unlearn.runner import UnlearnTask, unlearning_job  # noqa: E402
 
 
 def synthetic_inputs(folder, n, size):
@@ -60,9 +60,8 @@ def main():
                           if args.synthetic else (Path(args.prepared), Path(args.original)))
     cfg = method_config(args.method, None)
     tasks = [UnlearnTask(args.method, cfg, seed) for seed in range(args.seeds)]
-    job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(prepared, original, args.device, resolve_recipe({"epochs": 1}),
-                          compute_cfg))
+    job = unlearning_job(prepared, original, args.device, resolve_recipe({"epochs": 1}),
+                         compute_cfg)
     print(f"{args.method}, {args.seeds} seeds, device {device}, "
           f"{resolve(compute_cfg, device)['precision']}, data {prepared}")
     base = base_busy = None

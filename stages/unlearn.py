@@ -31,13 +31,12 @@ from unlearn.core.atomic import atomic_dir, write_json
 from unlearn.data.splits import load_labels, read_num_classes
 from unlearn.core.errors import UserError
 from unlearn.core.params import raise_problems
-from unlearn.core.executor import Job, check_executor, describe, run_all
+from unlearn.core.executor import check_executor, describe, run_all
 from unlearn.methods import get_method
 from unlearn.training.model import load_checkpoint, pick_device, save_state
 from unlearn.training.recipes import resolve_recipe
 from unlearn.data.splits import EVAL_SPLITS
-from unlearn.runner import (UnlearnTask, inline_unlearning_inputs, setup_unlearning,
-                            unlearning_task)
+from unlearn.runner import UnlearnTask, unlearning_job
 
 
 def fresh(plain):
@@ -104,10 +103,8 @@ def main(argv=None):
                                       num_classes=num_classes)
         labels = load_labels(prepared, EVAL_SPLITS)
     keep = params["runs"].get("keep_checkpoints", 1)
-    job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(prepared, paths, params["device"], resolve_recipe(params["train"]),
-                          compute_cfg),
-              labels=[f"unlearn@{method} seed {s}" for s in seeds], inline=inline_unlearning_inputs)
+    job = unlearning_job(prepared, paths, params["device"], resolve_recipe(params["train"]),
+                         compute_cfg, labels=[f"unlearn@{method} seed {s}" for s in seeds])
     tasks = [UnlearnTask(method, cfg, seed, keep_model=i < keep, original=o)
              for i, (seed, o) in enumerate(zip(seeds, originals))]
     print(f"[{method}] {len(seeds)} runs from {len(paths)} original(s) on {describe(executor)}",

@@ -107,6 +107,16 @@ def inline_unlearning_inputs(prepared_dir, originals, *rest):
     return (load_prepared(prepared_dir), read, *rest)
 
 
+def unlearning_job(prepared, originals, device="auto", train_recipe=None, compute_cfg=None,
+                   labels=()):
+    """The executor's Job for unlearning runs (unlearn/core/executor.py): every worker runs
+    `setup_unlearning` with these arguments, then `unlearning_task` per task."""
+    from unlearn.core.executor import Job
+    return Job(setup=setup_unlearning, run=unlearning_task, labels=list(labels),
+               setup_args=(prepared, originals, device, train_recipe, compute_cfg),
+               inline=inline_unlearning_inputs)
+
+
 def unlearning_task(state, task):
     """One seed of one method; returns plain data (no module) so it crosses processes."""
     ckpts = state["ckpts"]
