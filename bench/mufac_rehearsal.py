@@ -4,6 +4,7 @@ full preset would cost on this machine.
     .venv/bin/python bench/mufac_rehearsal.py [--epochs 1] [--runs 2]
         [--methods finetune neggrad ssd scrub] [--families train=405,val=62,test=61]
         [--image-size 128] [--workers 2] [--method-epochs 1] [--keep DIR]
+    .venv/bin/python bench/mufac_rehearsal.py --keep DIR --rerun unlearn@scrub ...
     .venv/bin/python bench/mufac_rehearsal.py --render OLD/rehearsal.json DIR/rehearsal.json
 
 Builds a throw-away copy of the project (tests/pipeline_repo.py) with presets/mufac.yaml
@@ -14,7 +15,7 @@ time, measuring each stage's wall time and peak memory (bench/proc_meter.py: RSS
 stage process and of its largest worker, PSS of them together, GPU memory where there is a
 GPU; DVC's own process is left out), and writes the measurements to <folder>/rehearsal.json
 (`--render` prints the report of one again, or of several of the same cut combined:
-a rehearsal after a fix need only rerun what the fix changed). The report
+a rehearsal after a fix need only rerun what the fix changed, `--rerun` in its kept copy). The report
 (bench/rehearsal_report.py): the table, images per second of training (train images ×
 epochs / the stage's wall time, so start-up and evaluation included), and the
 extrapolation to the full preset on this machine.
@@ -23,6 +24,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +40,7 @@ import pipeline_repo  # noqa: E402
 from proc_meter import Peaks  # noqa: E402
 sys.path.insert(0, str(ROOT))
 from unlearn.methods import method_config  # noqa: E402
-from rehearsal_report import load, render  # noqa: E402
+from rehearsal_report import SAME_CUT, combine, load, render  # noqa: E402
 
 PRESET = ROOT / "presets/mufac.yaml"
 
@@ -51,9 +53,10 @@ def merge(base, over):
     return out
 
 
-def run_stage(repo, stage):
+def run_stage(repo, stage, force=False):
     start = time.perf_counter()
-    proc = subprocess.Popen([str(pipeline_repo.BIN / "dvc"), "repro", "-s", stage], cwd=repo,
+    proc = subprocess.Popen([str(pipeline_repo.BIN / "dvc"), "repro", "-s", *(["-f"] if force
+                                                                          else []), stage], cwd=repo,
                             env=pipeline_repo.env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     peaks = Peaks(proc.pid)
@@ -96,6 +99,69 @@ def train_timing(repo, stage):
     return json.loads((repo / f"metrics/train/{name}_{seed}.timing.json").read_text())["seconds"]
 
 
+def epoch_cuts(unlearn_params, methods):
+    """{method: [epochs run, epochs of the full preset]} of each method whose own `epochs`
+    the rehearsal's params cut (the extrapolation scales it back)."""
+    cuts = {}
+    for method in methods:
+        full = getattr(method_config(method, {}), "epochs", 0)
+        run = (unlearn_params.get(method) or {}).get("epochs", full)
+        if run < full:
+            cuts[method] = [run, full]
+    return cuts
+
+
+def measure_stages(repo, stages, force=False):
+    """{stage: wall time and peak memory} of each stage, run in order."""
+    measured = {}
+    for stage in stages:
+        wall, peaks = run_stage(repo, stage, force)
+        measured[stage] = {"wall": wall, "stage_rss": peaks.stage, "worker_rss": peaks.worker,
+                           "total_pss": peaks.total, "gpu": peaks.gpu,
+                           "meter_cpu": peaks.cpu_seconds}
+        print(f"{stage}: {wall:.1f} s", file=sys.stderr, flush=True)
+    return measured
+
+
+def rerun(args):
+    """Rerun `args.rerun`'s stages in the kept copy `args.keep` of an earlier rehearsal, with
+    this tree's code, forced; return the new measurement (the earlier one's cut, these
+    stages only), written to <folder>/rerun-<time>.json, and the earlier one."""
+    began = time.time()
+    folder, repo = args.keep, args.keep / "repo"
+    earlier = json.loads((folder / "rehearsal.json").read_text())
+    earlier = earlier[-1] if isinstance(earlier, list) else earlier
+    unknown = [s for s in args.rerun if s not in earlier["stages"]]
+    if unknown:
+        sys.exit(f"error: --rerun {' '.join(unknown)}: not a stage of the rehearsal in {folder} "
+                 f"({', '.join(earlier['stages'])})")
+    for name in pipeline_repo.COPY:   # the code now; params.yaml keeps the rehearsal's cut
+        if name == "params.yaml":
+            continue
+        src, dest = ROOT / name, repo / name
+        if src.is_dir():
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest)
+    rows = [s.removeprefix("unlearn@") for s in args.rerun if s.startswith("unlearn@")]
+    out = {k: earlier[k] for k in (*SAME_CUT, "no_references")}
+    out.update({
+        "date": time.strftime("%Y-%m-%d"), "commit": commit(),
+        "command": " ".join(["python bench/mufac_rehearsal.py", *sys.argv[1:]]),
+        "methods": [m for m in earlier["methods"] if m in rows],
+        "method_epochs": epoch_cuts(yaml.safe_load((repo / "params.yaml").read_text())["unlearn"],
+                                    rows),
+        "stages": measure_stages(repo, args.rerun, force=True),
+        "fit_seconds": {s: train_timing(repo, s) for s in args.rerun if s.startswith("train_")},
+        "method_seconds": {m: statistics.fmean(json.loads(
+            (repo / f"metrics/timing/{m}.json").read_text())["seconds"]) for m in rows}})
+    out["minutes"] = (time.time() - began) / 60
+    (folder / f"rerun-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps(out, indent=1) + "\n")
+    return [earlier, out]
+
+
 def measure(args):
     """Run the cut preset stage by stage; return the measurements (written to
     <folder>/rehearsal.json as well)."""
@@ -109,12 +175,9 @@ def measure(args):
                        "executor": {"workers": args.workers}})
     rows_run = ["original", *([] if args.no_references else ["retrain"]), *args.methods]
     cut["unlearn"] = {m: {} for m in rows_run}
-    method_epochs = {}   # method: [epochs run, epochs of the full preset]
     for method in args.methods if args.method_epochs else []:
-        full_epochs = getattr(method_config(method, {}), "epochs", 0)
-        if full_epochs > args.method_epochs:
+        if getattr(method_config(method, {}), "epochs", 0) > args.method_epochs:
             cut["unlearn"][method] = {"epochs": args.method_epochs}
-            method_epochs[method] = [args.method_epochs, full_epochs]
     if args.forget_count:
         cut["prepare"]["forget"]["count"] = args.forget_count
     folder = args.keep or Path(tempfile.mkdtemp(prefix="mufac-rehearsal-"))
@@ -127,19 +190,14 @@ def measure(args):
                                                 for s in cut["retrain"]["seeds"]])
               + [f"unlearn@{m}" for m in cut["unlearn"]]
               + ([] if args.no_references else ["score", "report"]))
-    measured = {}
-    for stage in stages:
-        wall, peaks = run_stage(repo, stage)
-        measured[stage] = {"wall": wall, "stage_rss": peaks.stage, "worker_rss": peaks.worker,
-                           "total_pss": peaks.total, "gpu": peaks.gpu,
-                           "meter_cpu": peaks.cpu_seconds}
-        print(f"{stage}: {wall:.1f} s", file=sys.stderr, flush=True)
+    measured = measure_stages(repo, stages)
     out = {
         "machine": machine(), "date": time.strftime("%Y-%m-%d"), "commit": commit(),
         "command": " ".join(["python bench/mufac_rehearsal.py", *sys.argv[1:]]),
         "minutes": (time.time() - began) / 60, "no_references": args.no_references,
         "image_size": args.image_size, "epochs": args.epochs, "runs": args.runs,
-        "workers": args.workers, "methods": args.methods, "method_epochs": method_epochs,
+        "workers": args.workers, "methods": args.methods,
+        "method_epochs": epoch_cuts(cut["unlearn"], args.methods),
         "counts": json.loads((repo / "data/prepared/info.json").read_text())["counts"],
         "full": {"epochs": full["train"]["epochs"], "runs": len(full["runs"]["seeds"]),
                  "rows": list(params["unlearn"]),
@@ -172,11 +230,17 @@ def main():
                         help="skip the reference models and the retrain row (and so scoring): "
                         "the retrain row is then estimated as one training per run")
     parser.add_argument("--keep", type=Path, help="build the copy here and keep it")
+    parser.add_argument("--rerun", nargs="+", metavar="STAGE",
+                        help="with --keep DIR of an earlier rehearsal: rerun these of its "
+                        "stages there with this tree's code, and report them combined with it")
     parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
                         help="print the report of rehearsal.json files (each one rehearsal or "
                         "a list), combined oldest first (`combine`); run nothing")
     args = parser.parse_args()
-    measured = load(args.render) if args.render else measure(args)
+    if args.rerun and not (args.keep and (args.keep / "rehearsal.json").is_file()):
+        parser.error("--rerun needs --keep DIR, the folder of an earlier rehearsal")
+    measured = (load(args.render) if args.render else combine(rerun(args)) if args.rerun
+                else measure(args))
     print("\n".join(render(measured)))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import rehearsal_report  # noqa: E402
+from unlearn.methods import method_config  # noqa: E402
 import proc_meter  # noqa: E402
 
 # A "stage" (its command line holds `-m stages.`) that fills 300 MB, then forks a worker
@@ -130,3 +131,40 @@ def test_a_method_run_with_its_epochs_cut_is_scaled_back():
 def _header():
     return {"machine": "m", "date": "d", "command": "c", "minutes": 1.0, "no_references": False,
             "image_size": 128, "counts": {"train": 10}}
+
+
+def test_a_rerun_measures_named_stages_with_this_code_and_combines_with_its_rehearsal(
+        tmp_path, monkeypatch):
+    import argparse
+    import json
+    import mufac_rehearsal
+    earlier = _run("first", {"unlearn@scrub": 50, "unlearn@neggrad": 70}, ["scrub", "neggrad"])
+    earlier["method_epochs"] = {"neggrad": [1, 3]}
+    (tmp_path / "rehearsal.json").write_text(json.dumps(earlier))
+    repo = tmp_path / "repo"
+    (repo / "unlearn").mkdir(parents=True)
+    (repo / "unlearn/stale.py").write_text("")         # code of the earlier rehearsal
+    (repo / "params.yaml").write_text("unlearn: {scrub: {epochs: 1}}  # the cut\n")
+    (repo / "metrics/timing").mkdir(parents=True)
+    (repo / "metrics/timing/scrub.json").write_text(json.dumps({"seconds": [4.0, 6.0]}))
+    ran = []
+
+    def measure_stages(repo_, stages, force=False):
+        ran.append((repo_, stages, force))
+        return {s: {**earlier["stages"][s], "wall": 20} for s in stages}
+
+    monkeypatch.setattr(mufac_rehearsal, "measure_stages", measure_stages)
+    old, new = mufac_rehearsal.rerun(argparse.Namespace(keep=tmp_path, rerun=["unlearn@scrub"]))
+    assert ran == [(repo, ["unlearn@scrub"], True)]   # forced: its inputs may not have changed
+    assert not (repo / "unlearn/stale.py").exists() and (repo / "unlearn/runner.py").is_file()
+    assert (repo / "params.yaml").read_text().endswith("# the cut\n")
+    # what ran, from the copy's params: scrub's own epochs cut to 1 of its default
+    assert new["method_epochs"] == {"scrub": [1, method_config("scrub", {}).epochs]}
+    assert new["method_seconds"] == {"scrub": 5.0} and list(tmp_path.glob("rerun-*.json"))
+    both = rehearsal_report.combine([old, new])
+    assert {s: (v["wall"], v["run"]) for s, v in both["stages"].items()} == {
+        "unlearn@scrub": (20, "B"), "unlearn@neggrad": (70, "A")}
+    assert both["method_epochs"] == {"scrub": [1, method_config("scrub", {}).epochs],
+                                     "neggrad": [1, 3]}
+    with pytest.raises(SystemExit, match=r"--rerun unlearn@ssd: not a stage of the rehearsal"):
+        mufac_rehearsal.rerun(argparse.Namespace(keep=tmp_path, rerun=["unlearn@ssd"]))
