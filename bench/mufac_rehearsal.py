@@ -24,7 +24,6 @@ import argparse
 import copy
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -99,6 +98,14 @@ def train_timing(repo, stage):
     return json.loads((repo / f"metrics/train/{name}_{seed}.timing.json").read_text())["seconds"]
 
 
+def timings(repo, stages, rows):
+    """The fit seconds of the training stages among `stages` and the mean seconds of a run
+    of each row in `rows`, the method alone (the unlearn stage's metrics/timing)."""
+    return {"fit_seconds": {s: train_timing(repo, s) for s in stages if s.startswith("train_")},
+            "method_seconds": {m: statistics.fmean(json.loads(
+                (repo / f"metrics/timing/{m}.json").read_text())["seconds"]) for m in rows}}
+
+
 def epoch_cuts(unlearn_params, methods):
     """{method: [epochs run, epochs of the full preset]} of each method whose own `epochs`
     the rehearsal's params cut (the extrapolation scales it back)."""
@@ -125,8 +132,9 @@ def measure_stages(repo, stages, force=False):
 
 def rerun(args):
     """Rerun `args.rerun`'s stages in the kept copy `args.keep` of an earlier rehearsal, with
-    this tree's code, forced; return the new measurement (the earlier one's cut, these
-    stages only), written to <folder>/rerun-<time>.json, and the earlier one."""
+    this tree's code, forced, in the pipeline's order; return [the earlier measurement, the
+    new one] (the earlier one's cut, these stages only; also written to
+    <folder>/rerun-<time>.json)."""
     began = time.time()
     folder, repo = args.keep, args.keep / "repo"
     earlier = json.loads((folder / "rehearsal.json").read_text())
@@ -135,27 +143,19 @@ def rerun(args):
     if unknown:
         sys.exit(f"error: --rerun {' '.join(unknown)}: not a stage of the rehearsal in {folder} "
                  f"({', '.join(earlier['stages'])})")
-    for name in pipeline_repo.COPY:   # the code now; params.yaml keeps the rehearsal's cut
-        if name == "params.yaml":
-            continue
-        src, dest = ROOT / name, repo / name
-        if src.is_dir():
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest)
-    rows = [s.removeprefix("unlearn@") for s in args.rerun if s.startswith("unlearn@")]
+    pipeline_repo.copy_code(repo, skip=("params.yaml",))   # the code now; the cut as it was
+    stages = [s for s in earlier["stages"] if s in args.rerun]   # the pipeline's order, once
+    rows = [s.removeprefix("unlearn@") for s in stages if s.startswith("unlearn@")]
     out = {k: earlier[k] for k in (*SAME_CUT, "no_references")}
     out.update({
+        "machine": machine(),   # this one: combine refuses runs of two machines
         "date": time.strftime("%Y-%m-%d"), "commit": commit(),
         "command": " ".join(["python bench/mufac_rehearsal.py", *sys.argv[1:]]),
         "methods": [m for m in earlier["methods"] if m in rows],
         "method_epochs": epoch_cuts(yaml.safe_load((repo / "params.yaml").read_text())["unlearn"],
                                     rows),
-        "stages": measure_stages(repo, args.rerun, force=True),
-        "fit_seconds": {s: train_timing(repo, s) for s in args.rerun if s.startswith("train_")},
-        "method_seconds": {m: statistics.fmean(json.loads(
-            (repo / f"metrics/timing/{m}.json").read_text())["seconds"]) for m in rows}})
+        "stages": measure_stages(repo, stages, force=True),
+        **timings(repo, stages, rows)})
     out["minutes"] = (time.time() - began) / 60
     (folder / f"rerun-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
         json.dumps(out, indent=1) + "\n")
@@ -202,12 +202,7 @@ def measure(args):
         "full": {"epochs": full["train"]["epochs"], "runs": len(full["runs"]["seeds"]),
                  "rows": list(params["unlearn"]),
                  "trainings": len(full["original"]["seeds"]) + len(full["retrain"]["seeds"])},
-        "stages": measured,
-        "fit_seconds": {s: train_timing(repo, s) for s in stages if s.startswith("train_")},
-        # each run's own seconds, the method alone (the unlearn stage's metrics/timing)
-        "method_seconds": {m: statistics.fmean(json.loads(
-            (repo / f"metrics/timing/{m}.json").read_text())["seconds"]) for m in rows_run},
-    }
+        "stages": measured, **timings(repo, stages, rows_run)}
     (folder / "rehearsal.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
 
@@ -239,6 +234,8 @@ def main():
     args = parser.parse_args()
     if args.rerun and not (args.keep and (args.keep / "rehearsal.json").is_file()):
         parser.error("--rerun needs --keep DIR, the folder of an earlier rehearsal")
+    if args.rerun and args.render:
+        parser.error("--rerun runs stages, --render runs none: give one of them")
     measured = (load(args.render) if args.render else combine(rerun(args)) if args.rerun
                 else measure(args))
     print("\n".join(render(measured)))

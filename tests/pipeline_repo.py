@@ -72,15 +72,23 @@ def edit_params(repo, **overrides):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def copy_code(dest, skip=()):
+    """This project's files (COPY, less `skip`) into `dest`, replacing what is there."""
+    for name in COPY:
+        src, to = ROOT / name, Path(dest) / name
+        if name in skip:
+            continue
+        if src.is_dir():
+            shutil.rmtree(to, ignore_errors=True)
+            shutil.copytree(src, to, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, to)
+
+
 def make_repo(dest, overrides=TINY):
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
+    copy_code(dest)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     for key, value in overrides.items():
         set_key(params, key, value)

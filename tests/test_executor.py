@@ -16,7 +16,7 @@ from unlearn.core.executor import Job, check_executor, run_all, usable_cores
 from unlearn.core.progress import inner_bars_on
 from unlearn.methods import method_config
 from unlearn.training.model import build_model, save_checkpoint
-from unlearn.runner import UnlearnTask, setup_unlearning, unlearning_task
+from unlearn.runner import UnlearnTask, unlearning_job
 
 
 @pytest.mark.parametrize("cfg, threads, key", [
@@ -148,8 +148,7 @@ def tiny_inputs(tmp_path_factory):
 def test_unlearning_runs_are_byte_identical_for_one_and_two_workers(tiny_inputs):
     cfg = method_config("finetune", {"batch_size": 16})
     tasks = [UnlearnTask("finetune", cfg, seed, keep_model=seed == 0) for seed in (0, 1, 2)]
-    job = Job(setup=setup_unlearning, run=unlearning_task,
-              setup_args=(tiny_inputs, tiny_inputs / "model.pt", "cpu"))
+    job = unlearning_job(tiny_inputs, tiny_inputs / "model.pt", "cpu")
     one = run_all(job, tasks, check_executor({"workers": 1}))
     two = run_all(job, tasks, check_executor({"workers": 2}))
     for a, b in zip(one, two):

@@ -138,15 +138,17 @@ def test_a_rerun_measures_named_stages_with_this_code_and_combines_with_its_rehe
     import argparse
     import json
     import mufac_rehearsal
-    earlier = _run("first", {"unlearn@scrub": 50, "unlearn@neggrad": 70}, ["scrub", "neggrad"])
-    earlier["method_epochs"] = {"neggrad": [1, 3]}
+    earlier = _run("first", {"unlearn@scrub": 50, "unlearn@neggrad": 70, "unlearn@ssd": 90},
+                   ["scrub", "neggrad", "ssd"])
+    earlier.update(machine=mufac_rehearsal.machine(), method_epochs={"ssd": [1, 3]})
     (tmp_path / "rehearsal.json").write_text(json.dumps(earlier))
     repo = tmp_path / "repo"
     (repo / "unlearn").mkdir(parents=True)
     (repo / "unlearn/stale.py").write_text("")         # code of the earlier rehearsal
     (repo / "params.yaml").write_text("unlearn: {scrub: {epochs: 1}}  # the cut\n")
     (repo / "metrics/timing").mkdir(parents=True)
-    (repo / "metrics/timing/scrub.json").write_text(json.dumps({"seconds": [4.0, 6.0]}))
+    for method, seconds in (("scrub", [4.0, 6.0]), ("neggrad", [1.0, 1.0])):
+        (repo / f"metrics/timing/{method}.json").write_text(json.dumps({"seconds": seconds}))
     ran = []
 
     def measure_stages(repo_, stages, force=False):
@@ -154,17 +156,23 @@ def test_a_rerun_measures_named_stages_with_this_code_and_combines_with_its_rehe
         return {s: {**earlier["stages"][s], "wall": 20} for s in stages}
 
     monkeypatch.setattr(mufac_rehearsal, "measure_stages", measure_stages)
-    old, new = mufac_rehearsal.rerun(argparse.Namespace(keep=tmp_path, rerun=["unlearn@scrub"]))
-    assert ran == [(repo, ["unlearn@scrub"], True)]   # forced: its inputs may not have changed
+    old, new = mufac_rehearsal.rerun(argparse.Namespace(
+        keep=tmp_path, rerun=["unlearn@neggrad", "unlearn@scrub", "unlearn@neggrad"]))
+    # forced (its inputs may not have changed), in the pipeline's order, each stage once
+    assert ran == [(repo, ["unlearn@scrub", "unlearn@neggrad"], True)]
     assert not (repo / "unlearn/stale.py").exists() and (repo / "unlearn/runner.py").is_file()
     assert (repo / "params.yaml").read_text().endswith("# the cut\n")
-    # what ran, from the copy's params: scrub's own epochs cut to 1 of its default
-    assert new["method_epochs"] == {"scrub": [1, method_config("scrub", {}).epochs]}
-    assert new["method_seconds"] == {"scrub": 5.0} and list(tmp_path.glob("rerun-*.json"))
+    # what ran, from the copy's params: SCRUB's own epochs cut to 1 of its default
+    scrub_epochs = method_config("scrub", {}).epochs
+    assert new["method_epochs"] == {"scrub": [1, scrub_epochs]}
+    assert new["method_seconds"] == {"scrub": 5.0, "neggrad": 1.0}
+    assert list(tmp_path.glob("rerun-*.json"))
     both = rehearsal_report.combine([old, new])
     assert {s: (v["wall"], v["run"]) for s, v in both["stages"].items()} == {
-        "unlearn@scrub": (20, "B"), "unlearn@neggrad": (70, "A")}
-    assert both["method_epochs"] == {"scrub": [1, method_config("scrub", {}).epochs],
-                                     "neggrad": [1, 3]}
-    with pytest.raises(SystemExit, match=r"--rerun unlearn@ssd: not a stage of the rehearsal"):
-        mufac_rehearsal.rerun(argparse.Namespace(keep=tmp_path, rerun=["unlearn@ssd"]))
+        "unlearn@scrub": (20, "B"), "unlearn@neggrad": (20, "B"), "unlearn@ssd": (90, "A")}
+    assert both["method_epochs"] == {"scrub": [1, scrub_epochs], "ssd": [1, 3]}
+    new["machine"] = "another"    # a rerun on another machine does not combine with it
+    with pytest.raises(SystemExit, match="differ in 'machine'"):
+        rehearsal_report.combine([old, new])
+    with pytest.raises(SystemExit, match=r"--rerun unlearn@finetune: not a stage of the rehearsal"):
+        mufac_rehearsal.rerun(argparse.Namespace(keep=tmp_path, rerun=["unlearn@finetune"]))
