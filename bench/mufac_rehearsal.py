@@ -15,10 +15,10 @@ time, measuring each stage's wall time and peak memory (bench/proc_meter.py: RSS
 stage process and of its largest worker, PSS of them together, GPU memory where there is a
 GPU; DVC's own process is left out), and writes the measurements to <folder>/rehearsal.json
 (`--render` prints the report of one again, or of several of the same cut combined:
-a rehearsal after a fix need only rerun what the fix changed, `--rerun` in its kept copy). The report
-(bench/rehearsal_report.py): the table, images per second of training (train images ×
-epochs / the stage's wall time, so start-up and evaluation included), and the
-extrapolation to the full preset on this machine.
+a rehearsal after a fix need only rerun what the fix changed, `--rerun` in its kept
+copy). The report (bench/rehearsal_report.py): the table, images per second of training
+(train images × epochs / the stage's wall time, so start-up and evaluation included), and
+the extrapolation to the full preset on this machine.
 """
 import argparse
 import copy
@@ -54,8 +54,8 @@ def merge(base, over):
 
 def run_stage(repo, stage, force=False):
     start = time.perf_counter()
-    proc = subprocess.Popen([str(pipeline_repo.BIN / "dvc"), "repro", "-s", *(["-f"] if force
-                                                                          else []), stage], cwd=repo,
+    command = [str(pipeline_repo.BIN / "dvc"), "repro", "-s", *(["-f"] if force else []), stage]
+    proc = subprocess.Popen(command, cwd=repo,
                             env=pipeline_repo.env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     peaks = Peaks(proc.pid)

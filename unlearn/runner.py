@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from unlearn.core import compute
+from unlearn.core.executor import Job
 from unlearn.data.splits import EVAL_SPLITS, load_prepared
 from unlearn.methods import UnlearnContext, get_method
 from unlearn.training.model import build_model, load_checkpoint, pick_device
@@ -111,7 +112,6 @@ def unlearning_job(prepared, originals, device="auto", train_recipe=None, comput
                    labels=()):
     """The executor's Job for unlearning runs (unlearn/core/executor.py): every worker runs
     `setup_unlearning` with these arguments, then `unlearning_task` per task."""
-    from unlearn.core.executor import Job
     return Job(setup=setup_unlearning, run=unlearning_task, labels=list(labels),
                setup_args=(prepared, originals, device, train_recipe, compute_cfg),
                inline=inline_unlearning_inputs)

@@ -10,10 +10,10 @@ import copy
 
 import torch
 import torch.nn.functional as F
-from unlearn.core.progress import inner_bar
 
 from unlearn.core import compute
 from unlearn.core.metrics import accuracy
+from unlearn.core.progress import inner_bar
 from unlearn.training.optim import fused_options, make_optimizer
 from unlearn.training.augment import augment as apply_augment
 from unlearn.data.splits import to_float
